@@ -147,7 +147,10 @@ class _CifarUnpickler(pickle.Unpickler):
     """Loads the CIFAR-10 batch format only: dicts, lists, strings, numbers and uint8 numpy arrays."""
 
     def find_class(self, module, name):
+        import codecs
+
         allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                   ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
                    ("numpy.core.multiarray", "_reconstruct"): _np_reconstruct(),
                    ("numpy._core.multiarray", "_reconstruct"): _np_reconstruct()}
         if (module, name) not in allowed:
