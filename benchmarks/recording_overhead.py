@@ -16,8 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from workers.config import TrialConfig
 from workers.data import EpochPlan
+from workers.shards import write_shard
 from workers.train import Trial, run_trial
 
 
@@ -26,6 +29,20 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def shard_write_cost(recorder, rows: int) -> float:
+    """Seconds per row to write a full shard of the rows just recorded (tiled), after one warm-up write."""
+    n = recorder.rows
+    cols = {k: v[:n] for k, v in recorder.host.items()} | {k: v[:n].cpu().numpy() for k, v in recorder.dev.items()}
+    reps = -(-rows // n)
+    full = {k: np.concatenate([v] * reps)[:rows] for k, v in cols.items()}
+    full["step"] = np.arange(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_shard(Path(tmp), full, recorder.metadata)
+        t0 = time.perf_counter()
+        write_shard(Path(tmp), full, recorder.metadata)
+        return (time.perf_counter() - t0) / rows
 
 
 def overhead(data_root: str, *, blocks: int, steps: int, batch_size: int, device: str) -> None:
@@ -44,15 +61,13 @@ def overhead(data_root: str, *, blocks: int, steps: int, batch_size: int, device
                     trial._sgd_step(plan, 0, trial.step % trial.spe)
                 if b:
                     per_step[record].append((time.perf_counter() - t0) / steps)
-        rows, t0 = recorder.rows, time.perf_counter()
-        recorder.flush()  # the rows just recorded, as one shard (fixed costs make this an upper bound)
-        flush = (time.perf_counter() - t0) / rows
+        flush = shard_write_cost(recorder, cfg.shard_steps)
     on, off = statistics.median(per_step[True]), statistics.median(per_step[False])
     cost = on + flush - off
     print(f"ResNet-14 / MNIST / batch {batch_size} / {device}: {blocks} alternated blocks of {steps} steps")
     print(f"  without recording {1 / off:6.2f} steps/s ({off * 1e3:.1f} ms/step)")
     print(f"  with recording    {1 / on:6.2f} steps/s ({on * 1e3:.1f} ms/step)")
-    print(f"  shard write       {flush * 1e3:.2f} ms/step (Parquet + zstd + fsync, {rows} rows)")
+    print(f"  shard write       {flush * 1e3:.2f} ms/step (Parquet + zstd + fsync of {cfg.shard_steps} rows, spread)")
     print(f"  recording cost    {cost * 1e3:.2f} ms/step = {cost / off:.1%} of step time")
 
 

@@ -144,3 +144,9 @@ def test_killed_and_resumed_run_is_bitwise_identical(tmp_path):
     for name in names:
         assert (shards / name).read_bytes() == (whole / "trajectory" / name).read_bytes(), name
     assert (part / "epochs.parquet").read_bytes() == (whole / "epochs.parquet").read_bytes()
+
+
+def test_training_code_does_not_import_ray():
+    code = "import sys, workers.train, workers.data, workers.recorder; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "False"
