@@ -111,20 +111,25 @@ def _mnist(root: Path):
     return train, test, {"files": files, "official": True}
 
 
-def _read_mnist_file(raw: Path, stem: str, md5: str) -> tuple[Path, bytes]:
-    gz, plain = raw / f"{stem}.gz", raw / stem
-    if gz.exists():
-        packed = gz.read_bytes()
-        digest = hashlib.md5(packed).hexdigest()
-        if digest != md5:
-            raise ValueError(f"MNIST: {gz} has md5 {digest}, not the official {md5}; the file is corrupt or "
-                             f"not official MNIST: replace it with the official file")
-        return gz, gzip.decompress(packed)
-    if plain.exists():  # unpacked by torchvision; checked by its idx header and size below
-        return plain, plain.read_bytes()
-    raise FileNotFoundError(f"MNIST: missing {gz}; put the four official MNIST .gz files in {raw} "
+def _mnist_path(raw: Path, stem: str) -> Path:
+    for path in (raw / f"{stem}.gz", raw / stem):  # .gz as published, or unpacked by torchvision
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"MNIST: missing {raw / stem}.gz; put the four official MNIST .gz files in {raw} "
                             f"(torchvision layout), point --data-root at the folder that holds MNIST/, "
                             f"or set download=true where a network exists")
+
+
+def _read_mnist_file(raw: Path, stem: str, md5: str) -> tuple[Path, bytes]:
+    path = _mnist_path(raw, stem)
+    if path.suffix != ".gz":  # unpacked: checked by its idx header and size
+        return path, path.read_bytes()
+    packed = path.read_bytes()
+    digest = hashlib.md5(packed).hexdigest()
+    if digest != md5:
+        raise ValueError(f"MNIST: {path} has md5 {digest}, not the official {md5}; the file is corrupt or "
+                         f"not official MNIST: replace it with the official file")
+    return path, gzip.decompress(packed)
 
 
 def _parse_idx(path: Path, data: bytes) -> np.ndarray:
@@ -187,8 +192,7 @@ def load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 3, 32, 32), y
 
 
-def _cifar10(root: Path):
-    folder = root / "cifar-10-batches-py"
+def _cifar_files(folder: Path) -> tuple[list[Path], Path]:
     train_files = [folder / n for n in CIFAR_TRAIN if (folder / n).exists()]
     test_path = folder / "test_batch"
     if not train_files or not test_path.exists():
@@ -196,6 +200,21 @@ def _cifar10(root: Path):
         raise FileNotFoundError(f"CIFAR-10: missing {missing}; put the official batch files (or a subset of "
                                 f"data_batch_1..5 plus test_batch) in {folder}, point --data-root at the folder "
                                 f"that holds cifar-10-batches-py/, or set download=true where a network exists")
+    return train_files, test_path
+
+
+def check_files(name: str, root: str | Path) -> None:
+    """Raise FileNotFoundError naming the first missing data file and the remedy; reads nothing."""
+    root = Path(root).expanduser().resolve()
+    if name == "mnist":
+        for stem in MNIST_FILES:
+            _mnist_path(root / "MNIST" / "raw", stem)
+    elif name == "cifar10":
+        _cifar_files(root / "cifar-10-batches-py")
+
+
+def _cifar10(root: Path):
+    train_files, test_path = _cifar_files(root / "cifar-10-batches-py")
     md5s = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in train_files + [test_path]}
     official = all(md5s[n] == {**CIFAR_TRAIN, **CIFAR_TEST}[n] for n in md5s)
     parts = [load_cifar_batch(p) for p in train_files]

@@ -1,0 +1,143 @@
+"""Launch a grid of trials on Ray Tune: `python -m orchestrator.grid [--grid demo|smoke|paper|FILE]`.
+
+With no arguments: the `demo` preset on an embedded local Ray instance, into ./runs/demo.
+Every input is validated before Ray starts; a bad one is a one-line error and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from orchestrator.estimate import DEFAULT_TFLOPS, human_bytes, trial_estimate
+from orchestrator.spec import GridError, GridSpec, expand, load_grid, parse_grid
+from workers.config import TrialConfig
+from workers.data import check_files
+from workers.shards import write_json
+
+FINISHED = ("completed", "diverged")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m orchestrator.grid", description=__doc__.split("\n")[0])
+    p.add_argument("--grid", default="demo", help="preset name (demo, smoke, paper) or a YAML file")
+    p.add_argument("--storage", default="./runs", help="folder that holds experiments (default ./runs)")
+    p.add_argument("--name", help="experiment name (default: the grid's name)")
+    p.add_argument("--address", help="connect to an existing Ray cluster (default: start a local one)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting (steps=500) or an axis (lr=[0.1,0.5]); repeatable")
+    p.add_argument("--dry-run", action="store_true", help="print the trials and the cost estimate, start nothing")
+    p.add_argument("--resume", action="store_true", help="continue the experiment from its stored grid.yaml")
+    p.add_argument("--max-concurrent", type=int, default=0, help="at most this many trials at once (0: no limit)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions pack small models on one GPU")
+    p.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the embedded local Ray (default: all)")
+    p.add_argument("--assume-tflops", type=float, default=DEFAULT_TFLOPS,
+                   help="sustained accelerator TFLOP/s for the --dry-run estimate")
+    return p.parse_args(argv)
+
+
+def resolve(args) -> tuple[GridSpec, list[TrialConfig], Path]:
+    """Validate everything that can be checked without Ray; raises GridError with a one-line message."""
+    storage = Path(args.storage).expanduser()
+    if "://" in args.storage:
+        raise GridError(f"--storage: {args.storage!r}: object-store URIs are not supported yet; use a local or "
+                        f"shared file-system path (e.g. an NFS/EFS mount on every node)")
+    if args.resume:
+        name = args.name or (args.grid if not args.grid.endswith((".yaml", ".yml")) else Path(args.grid).stem)
+        stored = storage / name / "grid.yaml"
+        if not stored.is_file():
+            raise GridError(f"--resume: {stored} does not exist; start the experiment first (without --resume)")
+        spec = parse_grid(yaml.safe_load(stored.read_text()))
+    else:
+        spec = load_grid(args.grid, args.set)
+    for name in ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures"):
+        if getattr(args, name) < 0:
+            raise GridError(f"--{name.replace('_', '-')}: {getattr(args, name)} is negative; use a value >= 0")
+    trials = expand(spec)
+    for dataset, root in sorted({(t.dataset, t.data_root) for t in trials if not t.download}):
+        try:
+            check_files(dataset, root)
+        except FileNotFoundError as e:
+            raise GridError(f"data_root: {e}") from None
+    experiment = storage / (args.name or spec.name)
+    _check_writable(experiment)
+    _check_same_grid(experiment, spec)
+    return spec, trials, experiment
+
+
+def _check_writable(path: Path) -> None:
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise GridError(f"--storage: {existing} is not a writable folder; choose a --storage path you can write")
+
+
+def _check_same_grid(experiment: Path, spec: GridSpec) -> None:
+    stored = experiment / "grid.yaml"
+    if stored.is_file() and yaml.safe_load(stored.read_text()) != spec.to_dict():
+        raise GridError(f"--name: experiment {experiment} was made by a different grid; use another --name "
+                        f"or --resume to continue it with its own grid")
+
+
+def trial_state(experiment: Path, cfg: TrialConfig) -> str:
+    path = experiment / "trials" / cfg.trial_id / "status.json"
+    try:
+        return json.loads(path.read_text()).get("state", "pending")
+    except (OSError, ValueError):
+        return "pending"
+
+
+def print_plan(trials: list[TrialConfig], experiment: Path, tflops: float) -> None:
+    rows = [trial_estimate(c, tflops=tflops) for c in trials]
+    width = max(len(r["trial_id"]) for r in rows)
+    print(f"{'trial_id':{width}s} {'state':>9s} {'params':>10s} {'steps':>9s} {'storage':>9s} {'accel-h':>8s}")
+    for cfg, r in zip(trials, rows):
+        print(f"{r['trial_id']:{width}s} {trial_state(experiment, cfg):>9s} {r['params']:>10,d} {r['steps']:>9,d} "
+              f"{human_bytes(r['bytes']):>9s} {r['accel_hours']:>8.2f}")
+    print(f"{len(rows)} trials -> {experiment}: {sum(r['steps'] for r in rows):,d} SGD steps, "
+          f"{human_bytes(sum(r['bytes'] for r in rows))} of trajectory shards, "
+          f"{sum(r['accel_hours'] for r in rows):.1f} accelerator-hours at an assumed {tflops:g} TFLOP/s")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        spec, trials, experiment = resolve(args)
+    except GridError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print_plan(trials, experiment, args.assume_tflops)
+        return 0
+    todo = [t for t in trials if trial_state(experiment, t) not in FINISHED]
+    experiment.mkdir(parents=True, exist_ok=True)
+    (experiment / "grid.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    print(f"experiment {experiment}: {len(trials)} trials, {len(trials) - len(todo)} already finished, "
+          f"{len(todo)} to run")
+    t0 = time.perf_counter()
+    if todo:
+        from orchestrator.launch import init_ray, run_trials
+
+        init_ray(args.address, num_cpus=args.num_cpus)
+        run_trials(todo, experiment.resolve(), cpus_per_trial=args.cpus_per_trial,
+                   gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
+                   max_failures=args.max_failures)
+    states = {t.trial_id: trial_state(experiment, t) for t in trials}
+    for trial_id, state in states.items():
+        print(f"  {state:>9s}  {trial_id}")
+    bad = [i for i, s in states.items() if s not in FINISHED]
+    print(f"{len(states) - len(bad)}/{len(states)} trials finished in {time.perf_counter() - t0:.0f} s; "
+          f"experiment folder: {experiment}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Grid specifications: YAML -> validated list of TrialConfig, before anything is launched.
+
+A grid has `axes` (lists crossed into trials), `fixed` settings (any other TrialConfig field), optional
+`overrides` (when a trial matches `match`, replace some axes and/or set fields: ResNet-110 uses batch
+sizes 128/256/512) and `exclude` (combinations to drop). Presets live in orchestrator/presets/.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from workers.config import TrialConfig
+
+PRESETS = Path(__file__).parent / "presets"
+AXES = ("arch", "shortcut", "dataset", "loss", "batch_size", "lr", "seed")
+SECTIONS = ("name", "description", "axes", "fixed", "overrides", "exclude")
+FIELDS = {f.name for f in dataclasses.fields(TrialConfig)}
+
+
+class GridError(ValueError):
+    """A one-line message naming the field, the bad value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    name: str
+    axes: dict
+    fixed: dict = field(default_factory=dict)
+    overrides: list = field(default_factory=list)
+    exclude: list = field(default_factory=list)
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_grid(grid: str, sets: list[str] = ()) -> GridSpec:
+    """A preset name or a YAML path, with `key=value` overrides (`lr=[0.1, 0.5]` sets an axis)."""
+    path = PRESETS / f"{grid}.yaml" if (PRESETS / f"{grid}.yaml").exists() else Path(grid)
+    if not path.is_file():
+        presets = sorted(p.stem for p in PRESETS.glob("*.yaml"))
+        raise GridError(f"--grid: {grid!r} is neither a preset ({', '.join(presets)}) nor a YAML file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+        raise GridError(f"--grid: {path} is not readable YAML ({' '.join(str(e).split())})") from None
+    return parse_grid(apply_sets(raw, sets), default_name=path.stem)
+
+
+def apply_sets(raw, sets) -> dict:
+    raw = dict(raw) if isinstance(raw, dict) else raw
+    for item in sets:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise GridError(f"--set: {item!r} is not key=value (e.g. --set steps=500 or --set lr=[0.1,0.5])")
+        value = yaml.safe_load(text)
+        section = "axes" if key in AXES else "fixed"
+        if not isinstance(raw, dict):
+            break
+        raw[section] = {**(raw.get(section) or {}), key: value if section == "fixed" or isinstance(value, list)
+                        else [value]}
+    return raw
+
+
+def parse_grid(raw, *, default_name: str = "grid") -> GridSpec:
+    if not isinstance(raw, dict):
+        raise GridError(f"grid: the YAML top level is {type(raw).__name__}; expected a mapping with {list(SECTIONS)}")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise GridError(f"grid: unknown section(s) {unknown}; allowed: {list(SECTIONS)}")
+    axes = _axes(raw.get("axes"), "axes")
+    fixed = raw.get("fixed") or {}
+    if not isinstance(fixed, dict):
+        raise GridError(f"fixed: {fixed!r} is not a mapping of TrialConfig fields")
+    _check_keys(fixed, FIELDS - set(AXES), "fixed")
+    overrides = [_override(o, i) for i, o in enumerate(raw.get("overrides") or [])]
+    exclude = raw.get("exclude") or []
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) for e in exclude):
+        raise GridError("exclude: expected a list of mappings such as {arch: resnet110-noshort, lr: 0.5}")
+    for i, e in enumerate(exclude):
+        _check_keys(e, set(AXES), f"exclude[{i}]")
+    return GridSpec(str(raw.get("name") or default_name), axes, fixed, overrides, exclude,
+                    str(raw.get("description") or ""))
+
+
+def _axes(axes, where: str) -> dict:
+    if not isinstance(axes, dict) or not axes:
+        raise GridError(f"{where}: empty; give at least one axis, e.g. arch: [resnet14] (allowed: {list(AXES)})")
+    _check_keys(axes, set(AXES), where)
+    out = {}
+    for key, values in axes.items():
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise GridError(f"{where}.{key}: empty list; the grid would have no trials")
+        out[key] = values
+    return out
+
+
+def _override(o, i: int) -> dict:
+    if not isinstance(o, dict) or not isinstance(o.get("match"), dict):
+        raise GridError(f"overrides[{i}]: expected {{match: {{axis: values}}, axes: {{...}}, fixed: {{...}}}}")
+    _check_keys(o, {"match", "axes", "fixed"}, f"overrides[{i}]")
+    _check_keys(o["match"], set(AXES), f"overrides[{i}].match")
+    _check_keys(o.get("fixed") or {}, FIELDS - set(AXES), f"overrides[{i}].fixed")
+    return {"match": o["match"], "axes": _axes(o["axes"], f"overrides[{i}].axes") if o.get("axes") else {},
+            "fixed": o.get("fixed") or {}}
+
+
+def _check_keys(d: dict, allowed: set, where: str) -> None:
+    bad = sorted(set(d) - allowed)
+    if bad:
+        raise GridError(f"{where}: unknown field(s) {bad}; allowed: {sorted(allowed)}")
+
+
+def _matches(values: dict, match: dict) -> bool:
+    return all(values.get(k) in (m if isinstance(m, list) else [m]) for k, m in match.items())
+
+
+def _product(axes: dict) -> list[dict]:
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def expand(spec: GridSpec, *, data_root_base: Path | None = None) -> list[TrialConfig]:
+    """Every trial of the grid, validated, in a stable order; data_root made absolute."""
+    trials, seen = [], {}
+    for combo in _product(spec.axes):
+        matching = [o for o in spec.overrides if _matches(combo, o["match"])]  # all apply, in order
+        axes = {k: [v] for k, v in combo.items()}
+        fixed = dict(spec.fixed)
+        for o in matching:
+            axes.update(o["axes"])
+            fixed.update(o["fixed"])
+        for values in _product(axes):
+            if any(_matches(values, e) for e in spec.exclude):
+                continue
+            cfg = _trial(values, fixed, data_root_base)
+            if cfg.trial_id in seen:
+                if seen[cfg.trial_id] != cfg:
+                    raise GridError(f"grid: two trials share the id {cfg.trial_id} with different settings; "
+                                    f"make the differing field an axis or remove the override")
+                continue
+            seen[cfg.trial_id] = cfg
+            trials.append(cfg)
+    if not trials:
+        raise GridError("grid: no trials left after overrides and exclusions; check `exclude`")
+    return trials
+
+
+def _trial(values: dict, fixed: dict, data_root_base: Path | None) -> TrialConfig:
+    values = dict(values)
+    if "shortcut" in values:
+        short = values.pop("shortcut")
+        if not isinstance(short, bool):
+            raise GridError(f"axes.shortcut: {short!r} is not allowed; use true or false")
+        values["arch"] = values.get("arch", "resnet14").removesuffix("-noshort") + ("" if short else "-noshort")
+    settings = {**fixed, **values}
+    if settings.get("data_root"):
+        base = data_root_base or Path.cwd()
+        settings["data_root"] = str((base / os.path.expanduser(str(settings["data_root"]))).resolve())
+    try:
+        return TrialConfig(**settings)
+    except ValueError as e:
+        raise GridError(str(e)) from None
+    except TypeError as e:
+        raise GridError(f"grid: {e}") from None

@@ -1,0 +1,38 @@
+"""The one place where a trial meets Ray Tune: a function trainable around workers.train.run_trial.
+
+Tune passes {"trial": TrialConfig fields, "experiment_dir": path}. The trial writes into
+<experiment_dir>/trials/<trial_id>/ and reports a Tune checkpoint at every shard boundary; a trial that
+Tune retries resumes from its own checkpoint, or from Tune's copy when its folder lost it.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def train_trial(config: dict) -> None:
+    from ray import tune  # imported here: the driver never unpickles torch through this module
+
+    from workers.config import TrialConfig
+    from workers.train import run_trial
+
+    cfg = TrialConfig.from_dict(config["trial"])
+    trial_dir = Path(config["experiment_dir"]) / "trials" / cfg.trial_id
+    restore_checkpoint(tune.get_checkpoint(), trial_dir)
+
+    def on_checkpoint(step: int, ckpt_dir: Path, metrics: dict) -> None:
+        tune.report({"step": step, "state": "running", **metrics},
+                    checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
+
+    status = run_trial(cfg, trial_dir, on_checkpoint=on_checkpoint)
+    tune.report({"step": status["steps"], **{k: v for k, v in status.items() if k != "updated"}})
+
+
+def restore_checkpoint(checkpoint, trial_dir: Path) -> None:
+    """Copy Tune's checkpoint into the trial folder when the folder has none (a lost node's disk)."""
+    if checkpoint is None or (trial_dir / "checkpoint" / "state.pt").exists():
+        return
+    with checkpoint.as_directory() as src:
+        if (Path(src) / "state.pt").exists():
+            (trial_dir / "checkpoint").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(src) / "state.pt", trial_dir / "checkpoint" / "state.pt")
