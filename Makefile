@@ -12,9 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Until the orchestrator lands: a training smoke run on the bundled digits (no network, no data folder).
+# The main job: the demo grid on an embedded local Ray (bundled digits: no network, no data folder).
 demo: $(VENV)/.installed
-	$(PY) -m workers.train --out runs/smoke --dataset digits --steps 200 --batch-size 64 --shard-steps 100
+	$(PY) -m orchestrator.grid
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent green.
 test: $(VENV)/.installed

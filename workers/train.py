@@ -70,8 +70,10 @@ def provenance(device: torch.device) -> dict:
 class Trial:
     """State of one running trial; `run()` trains from step 0 or from the last checkpoint."""
 
-    def __init__(self, cfg: TrialConfig, trial_dir: Path, *, on_checkpoint: Callable | None = None):
+    def __init__(self, cfg: TrialConfig, trial_dir: Path, *, on_checkpoint: Callable | None = None,
+                 provenance_extra: dict | None = None):
         self.cfg, self.dir, self.on_checkpoint = cfg, Path(trial_dir), on_checkpoint
+        self.provenance_extra = provenance_extra or {}
         self.device = resolve_device(cfg.device)
         self.data = load_dataset(cfg.dataset, root=cfg.data_root, device=self.device, download=cfg.download)
         torch.manual_seed(cfg.seed)
@@ -121,7 +123,7 @@ class Trial:
         write_json(cfg_path, {"trial_id": self.cfg.trial_id, "config": self.cfg.to_dict(),
                               "num_params": self.num_params, "steps_per_epoch": self.spe,
                               "total_steps": self.total, "data": self.data.source,
-                              "provenance": provenance(self.device)})
+                              "provenance": {**provenance(self.device), **self.provenance_extra}})
         self._resume()
         return None
 
@@ -254,9 +256,10 @@ class Trial:
         return loss_sum / n, correct / n
 
 
-def run_trial(cfg: TrialConfig, trial_dir: Path, *, on_checkpoint: Callable | None = None) -> dict:
+def run_trial(cfg: TrialConfig, trial_dir: Path, *, on_checkpoint: Callable | None = None,
+              provenance_extra: dict | None = None) -> dict:
     """Train one trial into `trial_dir` (resuming from its checkpoint if present); returns status.json."""
-    return Trial(cfg, trial_dir, on_checkpoint=on_checkpoint).run()
+    return Trial(cfg, trial_dir, on_checkpoint=on_checkpoint, provenance_extra=provenance_extra).run()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 
 def train_trial(config: dict) -> None:
+    import ray
     from ray import tune  # imported here: the driver never unpickles torch through this module
 
     from workers.config import TrialConfig
@@ -24,7 +25,8 @@ def train_trial(config: dict) -> None:
         tune.report({"step": step, "state": "running", **metrics},
                     checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
-    status = run_trial(cfg, trial_dir, on_checkpoint=on_checkpoint)
+    placement = {"ray_node_id": ray.get_runtime_context().get_node_id()}
+    status = run_trial(cfg, trial_dir, on_checkpoint=on_checkpoint, provenance_extra=placement)
     tune.report({"step": status["steps"], **{k: v for k, v in status.items() if k != "updated"}})
 
 

@@ -1,0 +1,34 @@
+"""After training: per-trial MSD exponents of every window, printed as a table (a first look; the full
+Ray-distributed analysis, tables and dashboards are the `analysis.report` stage)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from analysis.exponents import fit_exponents
+from analysis.msd import time_averaged_msd
+from workers.shards import list_shards, read_trajectory
+
+
+def window_exponents(trial_dir: Path, *, window: int) -> list[dict]:
+    """One row per complete window [t_w, t_w + window) of the trial's sketch: regime, tau0, alphas."""
+    if not list_shards(trial_dir / "trajectory"):
+        return []
+    sketch = read_trajectory(trial_dir / "trajectory", ["sketch"])["sketch"]
+    rows = []
+    for t_w in range(0, len(sketch) - window + 1, window):
+        msd = time_averaged_msd(sketch[t_w:t_w + window])
+        fit = fit_exponents(np.arange(1, window), msd[1:])
+        rows.append({"t_w": t_w, "regime": fit.regime, "tau0": fit.tau0, "alpha_below": fit.alpha_below,
+                     "alpha_above": fit.alpha_above, "alpha_single": fit.alpha_single, "rmse": fit.rmse_single})
+    return rows
+
+
+def print_summary(experiment: Path, trial_ids: list[str], *, window: int) -> None:
+    print(f"MSD exponents per window (T = {window} steps; regime 1: two segments, 2: one):")
+    print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s}")
+    for trial_id in trial_ids:
+        for r in window_exponents(experiment / "trials" / trial_id, window=window):
+            print(f"  {trial_id:46s} {r['t_w']:>6d} {r['regime']:>6d} {r['tau0']:>6.0f} {r['alpha_below']:>8.2f} "
+                  f"{r['alpha_above']:>8.2f} {r['alpha_single']:>8.2f}")
