@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions pack small models on one GPU")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial")
+    p.add_argument("--skip-analysis", action="store_true", help="train only; no analysis after training")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the embedded local Ray (default: all)")
     p.add_argument("--assume-tflops", type=float, default=DEFAULT_TFLOPS,
                    help="sustained accelerator TFLOP/s for the --dry-run estimate")
@@ -133,6 +134,10 @@ def main(argv=None) -> int:
     states = {t.trial_id: trial_state(experiment, t) for t in trials}
     for trial_id, state in states.items():
         print(f"  {state:>9s}  {trial_id}")
+    if not args.skip_analysis:
+        from orchestrator.summary import print_summary
+
+        print_summary(experiment, list(states), window=spec.analysis["window"])
     bad = [i for i, s in states.items() if s not in FINISHED]
     print(f"{len(states) - len(bad)}/{len(states)} trials finished in {time.perf_counter() - t0:.0f} s; "
           f"experiment folder: {experiment}")

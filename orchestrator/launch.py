@@ -58,6 +58,7 @@ class Progress(_progress_base()):
     def __init__(self, expected: dict[str, int], every: float = 10.0, stream=sys.stdout):
         self.expected, self.every, self.stream = expected, every, stream
         self.steps: dict[str, int] = {}
+        self.completed, self.failed = set(), set()
         self.t0 = self.last = time.monotonic()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -68,6 +69,10 @@ class Progress(_progress_base()):
         return TrialConfig.from_dict(trial.config["trial"]).trial_id
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        self.completed.add(trial.trial_id)
+        self._print(trials, force=True)
+
+    def on_experiment_end(self, trials, **info):
         self._print(trials, force=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
@@ -77,6 +82,7 @@ class Progress(_progress_base()):
             lines = []
         print(f"trial {self._id(trial)} failed: {lines[-1] if lines else 'see ' + str(trial.local_path)} "
               f"(full traceback: {trial.error_file})", file=self.stream, flush=True)
+        self.failed.add(trial.trial_id)
         self._print(trials, force=True)
 
     def on_step_end(self, iteration, trials, **info):
@@ -87,13 +93,14 @@ class Progress(_progress_base()):
         if not force and now - self.last < self.every:
             return
         self.last = now
-        states = [t.status for t in trials]
+        ended = self.completed | self.failed
+        states = [t.status for t in trials if t.trial_id not in ended]
         done, total = sum(self.steps.values()), sum(self.expected.values())
         rate = done / max(now - self.t0, 1e-9)
         eta = (total - done) / rate if rate > 0 else float("nan")
-        print(f"[{time.strftime('%H:%M:%S')}] trials: {states.count('TERMINATED')} done, "
+        print(f"[{time.strftime('%H:%M:%S')}] trials: {len(self.completed)} done, "
               f"{states.count('RUNNING')} running, {states.count('PENDING')} pending, "
-              f"{states.count('ERROR')} failed | steps {done}/{total} | {rate:.1f} steps/s | "
+              f"{len(self.failed)} failed | steps {done}/{total} | {rate:.1f} steps/s | "
               f"ETA {_duration(eta)}", file=self.stream, flush=True)
 
 

@@ -18,7 +18,8 @@ from workers.config import TrialConfig
 
 PRESETS = Path(__file__).parent / "presets"
 AXES = ("arch", "shortcut", "dataset", "loss", "batch_size", "lr", "seed")
-SECTIONS = ("name", "description", "axes", "fixed", "overrides", "exclude")
+SECTIONS = ("name", "description", "axes", "fixed", "overrides", "exclude", "analysis")
+ANALYSIS = {"window": 1000}  # analysis settings and defaults: window length T in steps (DESIGN.md)
 FIELDS = {f.name for f in dataclasses.fields(TrialConfig)}
 
 
@@ -34,6 +35,7 @@ class GridSpec:
     overrides: list = field(default_factory=list)
     exclude: list = field(default_factory=list)
     description: str = ""
+    analysis: dict = field(default_factory=lambda: dict(ANALYSIS))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -85,7 +87,17 @@ def parse_grid(raw, *, default_name: str = "grid") -> GridSpec:
     for i, e in enumerate(exclude):
         _check_keys(e, set(AXES), f"exclude[{i}]")
     return GridSpec(str(raw.get("name") or default_name), axes, fixed, overrides, exclude,
-                    str(raw.get("description") or ""))
+                    str(raw.get("description") or ""), _analysis(raw.get("analysis") or {}))
+
+
+def _analysis(section) -> dict:
+    if not isinstance(section, dict):
+        raise GridError(f"analysis: {section!r} is not a mapping; allowed keys: {sorted(ANALYSIS)}")
+    _check_keys(section, set(ANALYSIS), "analysis")
+    window = section.get("window", ANALYSIS["window"])
+    if isinstance(window, bool) or not isinstance(window, int) or window < 3:
+        raise GridError(f"analysis.window: {window!r} must be an integer number of steps >= 3")
+    return {**ANALYSIS, **section}
 
 
 def _axes(axes, where: str) -> dict:

@@ -75,3 +75,19 @@ def test_empty_and_unreadable_grids(tmp_path):
         load_grid("nope")
     with pytest.raises(GridError, match="--set: 'steps' is not key=value"):
         load_grid("smoke", ["steps"])
+
+
+def test_analysis_section():
+    assert parse_grid(_grid()).analysis == {"window": 1000}
+    assert parse_grid(_grid(analysis={"window": 250})).analysis == {"window": 250}
+    with pytest.raises(GridError, match="analysis.window: 2 must be an integer"):
+        parse_grid(_grid(analysis={"window": 2}))
+    with pytest.raises(GridError, match=r"analysis: unknown field\(s\) \['lags'\]"):
+        parse_grid(_grid(analysis={"lags": 3}))
+
+
+def test_demo_preset_runs_offline_with_both_shortcut_settings():
+    trials = expand(load_grid("demo"))
+    assert {t.arch for t in trials} == {"resnet14", "resnet14-noshort"}
+    assert all(t.dataset == "digits" and not t.data_root for t in trials) and len(trials) >= 4
+    assert load_grid("demo").analysis["window"] * 2 <= min(t.steps for t in trials)  # early and later windows
