@@ -49,17 +49,18 @@ def main() -> None:
     a = p.parse_args()
     cfgs = trials(a.trials, a.steps)
     with tempfile.TemporaryDirectory() as tmp:
-        t_seq = sequential(cfgs, Path(tmp) / "seq")
         init_ray(None, num_cpus=a.slots)
         t0 = time.perf_counter()
         run_trials(cfgs, Path(tmp) / "tune", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=a.slots,
                    max_failures=0)
         t_tune = time.perf_counter() - t0
+        driver_rss = rss_mib()  # the driver never imports torch: measured before the sequential part does
+        t_seq = sequential(cfgs, Path(tmp) / "seq")
     print(f"{a.trials} trials of {a.steps} steps (ResNet-14, digits), {os.cpu_count()} cores:")
     print(f"  sequential, one process: {t_seq:6.1f} s ({t_seq / a.trials:.2f} s per trial)")
     print(f"  Ray Tune, {a.slots} at a time:  {t_tune:6.1f} s")
     print(f"  parallel speed-up {t_seq / t_tune:.2f}x; overhead per trial "
-          f"{(a.slots * t_tune - t_seq) / a.trials:.2f} worker-s; driver RSS {rss_mib():.0f} MiB")
+          f"{(a.slots * t_tune - t_seq) / a.trials:.2f} worker-s; driver RSS {driver_rss:.0f} MiB")
 
 
 if __name__ == "__main__":

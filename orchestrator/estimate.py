@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from workers.config import TrialConfig
-from workers.data import DIGITS_TEST, steps_per_epoch
+from workers.datafiles import DIGITS_TEST, steps_per_epoch
 
 TRAIN_SIZE = {"digits": 1797 - DIGITS_TEST, "mnist": 60_000, "cifar10": 50_000}  # official training sets
 INPUT = {"digits": (1, 8), "mnist": (1, 28), "cifar10": (3, 32)}  # channels, side

@@ -17,7 +17,7 @@ import yaml
 from orchestrator.estimate import DEFAULT_TFLOPS, human_bytes, trial_estimate
 from orchestrator.spec import GridError, GridSpec, expand, load_grid, parse_grid
 from workers.config import TrialConfig
-from workers.data import check_files
+from workers.datafiles import check_files
 from workers.shards import write_json
 
 FINISHED = ("completed", "diverged")

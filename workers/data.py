@@ -1,40 +1,25 @@
 """Datasets as whole tensors on the training device, and the seeded batch order.
 
-digits (scikit-learn's bundled 1,797 8x8 handwritten digits; no download), MNIST (official idx files,
-md5-verified) and CIFAR-10 (official pickles, or any subset of the batch files) from a torchvision-style
-root. The batch order and the augmentation of epoch e are a pure function of (seed, e), so a resumed
+digits (scikit-learn's bundled 1,797 8x8 handwritten digits; no download), MNIST and CIFAR-10 from a
+torchvision-style root (files read and verified by workers/datafiles.py). The batch order and the augmentation of epoch e are a pure function of (seed, e), so a resumed
 run replays exactly the same batches.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-MNIST_FILES = {  # official md5s (the ones torchvision expects)
-    "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
-}
-CIFAR_TRAIN = {
-    "data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "data_batch_4": "634d18415352ddfa80567beed471001a",
-    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-}
-CIFAR_TEST = {"test_batch": "40351d587109b95175f43aff81a1287e"}
+from workers.datafiles import (CIFAR_TEST, CIFAR_TRAIN, DIGITS_TEST, MNIST_FILES, cifar_files, load_cifar_batch,
+                               parse_idx, read_mnist_file)
+
 NORMALISATION = {  # per-channel (mean, std) of the raw [0, 1] pixels (METHODS.md)
     "mnist": ((0.1307,), (0.3081,)),
     "cifar10": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
 }
-DIGITS_TEST = 297  # digits: a fixed (seed 0) split into 1,500 train and 297 test images
 
 
 @dataclass(frozen=True)
@@ -103,118 +88,18 @@ def _mnist(root: Path):
     raw = root / "MNIST" / "raw"
     arrays, files = {}, {}
     for stem, md5 in MNIST_FILES.items():
-        path, data = _read_mnist_file(raw, stem, md5)
-        arrays[stem], files[stem] = _parse_idx(path, data), str(path)
+        path, data = read_mnist_file(raw, stem, md5)
+        arrays[stem], files[stem] = parse_idx(path, data), str(path)
     norm = lambda a: (a.astype(np.float32) / 255.0)[:, None]
     train = norm(arrays["train-images-idx3-ubyte"]), arrays["train-labels-idx1-ubyte"]
     test = norm(arrays["t10k-images-idx3-ubyte"]), arrays["t10k-labels-idx1-ubyte"]
     return train, test, {"files": files, "official": True}
 
 
-def _mnist_path(raw: Path, stem: str) -> Path:
-    for path in (raw / f"{stem}.gz", raw / stem):  # .gz as published, or unpacked by torchvision
-        if path.exists():
-            return path
-    raise FileNotFoundError(f"MNIST: missing {raw / stem}.gz; put the four official MNIST .gz files in {raw} "
-                            f"(torchvision layout), point --data-root at the folder that holds MNIST/, "
-                            f"or set download=true where a network exists")
-
-
-def _read_mnist_file(raw: Path, stem: str, md5: str) -> tuple[Path, bytes]:
-    path = _mnist_path(raw, stem)
-    if path.suffix != ".gz":  # unpacked: checked by its idx header and size
-        return path, path.read_bytes()
-    packed = path.read_bytes()
-    digest = hashlib.md5(packed).hexdigest()
-    if digest != md5:
-        raise ValueError(f"MNIST: {path} has md5 {digest}, not the official {md5}; the file is corrupt or "
-                         f"not official MNIST: replace it with the official file")
-    return path, gzip.decompress(packed)
-
-
-def _parse_idx(path: Path, data: bytes) -> np.ndarray:
-    if len(data) < 8:
-        raise ValueError(f"MNIST: {path} is truncated ({len(data)} bytes); replace it with the official file")
-    magic, n = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
-    dims = {2049: (n,), 2051: (n, 28, 28)}.get(magic)
-    if dims is None:
-        raise ValueError(f"MNIST: {path} is not an idx file (magic {magic}); replace it with the official file")
-    offset = 8 + 4 * (len(dims) - 1)
-    if len(data) != offset + int(np.prod(dims)):
-        raise ValueError(f"MNIST: {path} has {len(data)} bytes, expected {offset + int(np.prod(dims))}; "
-                         f"the file is truncated: replace it with the official file")
-    return np.frombuffer(data, np.uint8, offset=offset).reshape(dims)
-
-
 # ---- CIFAR-10 ---------------------------------------------------------------------------------------
 
-class _CifarUnpickler(pickle.Unpickler):
-    """Loads the CIFAR-10 batch format only: dicts, lists, strings, numbers and uint8 numpy arrays."""
-
-    def find_class(self, module, name):
-        import codecs
-
-        allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-                   ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
-                   ("numpy.core.multiarray", "_reconstruct"): _np_reconstruct(),
-                   ("numpy._core.multiarray", "_reconstruct"): _np_reconstruct()}
-        if (module, name) not in allowed:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only "
-                                         f"numpy arrays, lists and strings")
-        return allowed[(module, name)]
-
-
-def _np_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-def load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One batch file -> (images (n, 3, 32, 32) uint8, labels (n,) int64), through a restricted unpickler."""
-    with open(path, "rb") as f:
-        try:
-            d = _CifarUnpickler(f, encoding="latin1").load()
-        except pickle.UnpicklingError as e:
-            raise ValueError(f"CIFAR-10: {path}: {e}; replace it with an official batch file") from None
-        except Exception as e:
-            raise ValueError(f"CIFAR-10: {path} is not a readable batch file ({type(e).__name__}: {e}); "
-                             f"replace it with an official batch file") from None
-    if not isinstance(d, dict) or "data" not in d or "labels" not in d:
-        raise ValueError(f"CIFAR-10: {path} is not a batch dict with 'data' and 'labels'; replace the file")
-    x, y = np.asarray(d["data"]), np.asarray(d["labels"], np.int64)
-    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or len(x) != len(y) or \
-            (len(y) and (y.min() < 0 or y.max() > 9)):
-        raise ValueError(f"CIFAR-10: {path} has data {x.dtype}{list(x.shape)} and {len(y)} labels; expected "
-                         f"uint8 [n, 3072] and n labels in 0..9: replace the file")
-    return x.reshape(-1, 3, 32, 32), y
-
-
-def _cifar_files(folder: Path) -> tuple[list[Path], Path]:
-    train_files = [folder / n for n in CIFAR_TRAIN if (folder / n).exists()]
-    test_path = folder / "test_batch"
-    if not train_files or not test_path.exists():
-        missing = test_path if train_files else folder / "data_batch_1"
-        raise FileNotFoundError(f"CIFAR-10: missing {missing}; put the official batch files (or a subset of "
-                                f"data_batch_1..5 plus test_batch) in {folder}, point --data-root at the folder "
-                                f"that holds cifar-10-batches-py/, or set download=true where a network exists")
-    return train_files, test_path
-
-
-def check_files(name: str, root: str | Path) -> None:
-    """Raise FileNotFoundError naming the first missing data file and the remedy; reads nothing."""
-    root = Path(root).expanduser().resolve()
-    if name == "mnist":
-        for stem in MNIST_FILES:
-            _mnist_path(root / "MNIST" / "raw", stem)
-    elif name == "cifar10":
-        _cifar_files(root / "cifar-10-batches-py")
-
-
 def _cifar10(root: Path):
-    train_files, test_path = _cifar_files(root / "cifar-10-batches-py")
+    train_files, test_path = cifar_files(root / "cifar-10-batches-py")
     md5s = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in train_files + [test_path]}
     official = all(md5s[n] == {**CIFAR_TRAIN, **CIFAR_TEST}[n] for n in md5s)
     parts = [load_cifar_batch(p) for p in train_files]
@@ -238,10 +123,6 @@ def _download(name: str, root: Path) -> None:
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, 0xDA7A]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
-    return n // batch_size if drop_last else -(-n // batch_size)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 import torch
 
 from workers.config import TrialConfig
-from workers.data import EpochPlan, augment, load_dataset, steps_per_epoch
+from workers.data import EpochPlan, augment, load_dataset
+from workers.datafiles import steps_per_epoch
 from workers.losses import make_loss
 from workers.models import build_model, num_params
 from workers.recorder import TrajectoryRecorder

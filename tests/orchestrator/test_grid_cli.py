@@ -116,3 +116,9 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     assert finished == {p: p.stat().st_mtime_ns for p in first.rglob("*")}  # not re-run
     for trial in (first, second):
         _check_trial(trial, 120)
+
+
+def test_driver_does_not_import_torch():
+    code = "import sys, orchestrator.grid, orchestrator.launch, orchestrator.summary; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "False"

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workers.data import EpochPlan, augment, load_cifar_batch, load_dataset, steps_per_epoch
+from workers.data import EpochPlan, augment, load_dataset
+from workers.datafiles import load_cifar_batch, steps_per_epoch
 
 
 def test_digits_ship_with_the_package():
