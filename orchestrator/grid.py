@@ -18,7 +18,7 @@ from orchestrator.estimate import DEFAULT_TFLOPS, human_bytes, trial_estimate
 from orchestrator.spec import GridError, GridSpec, expand, load_grid, parse_grid
 from workers.config import TrialConfig
 from workers.datafiles import check_files
-from workers.shards import write_json
+from workers.shards import atomic_write
 
 FINISHED = ("completed", "diverged")
 
@@ -51,11 +51,13 @@ def resolve(args) -> tuple[GridSpec, list[TrialConfig], Path]:
         raise GridError(f"--storage: {args.storage!r}: object-store URIs are not supported yet; use a local or "
                         f"shared file-system path (e.g. an NFS/EFS mount on every node)")
     if args.resume:
-        name = args.name or (args.grid if not args.grid.endswith((".yaml", ".yml")) else Path(args.grid).stem)
-        stored = storage / name / "grid.yaml"
-        if not stored.is_file():
-            raise GridError(f"--resume: {stored} does not exist; start the experiment first (without --resume)")
-        spec = parse_grid(yaml.safe_load(stored.read_text()))
+        if args.set:
+            raise GridError("--set: not allowed with --resume; an experiment continues with its stored grid.yaml")
+        name = args.name or load_grid(args.grid).name
+        spec = _stored_grid(storage / name / "grid.yaml")
+        if spec is None:
+            raise GridError(f"--resume: {storage / name / 'grid.yaml'} does not exist; start the experiment "
+                            f"first (without --resume)")
     else:
         spec = load_grid(args.grid, args.set)
     for name in ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures"):
@@ -81,9 +83,18 @@ def _check_writable(path: Path) -> None:
         raise GridError(f"--storage: {existing} is not a writable folder; choose a --storage path you can write")
 
 
+def _stored_grid(path: Path) -> GridSpec | None:
+    if not path.is_file():
+        return None
+    try:
+        return parse_grid(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, OSError, GridError) as e:
+        raise GridError(f"{path}: unreadable stored grid ({' '.join(str(e).split())}); repair or remove it") from None
+
+
 def _check_same_grid(experiment: Path, spec: GridSpec) -> None:
-    stored = experiment / "grid.yaml"
-    if stored.is_file() and yaml.safe_load(stored.read_text()) != spec.to_dict():
+    stored = _stored_grid(experiment / "grid.yaml")
+    if stored is not None and stored.to_dict() != spec.to_dict():
         raise GridError(f"--name: experiment {experiment} was made by a different grid; use another --name "
                         f"or --resume to continue it with its own grid")
 
@@ -120,7 +131,8 @@ def main(argv=None) -> int:
         return 0
     todo = [t for t in trials if trial_state(experiment, t) not in FINISHED]
     experiment.mkdir(parents=True, exist_ok=True)
-    (experiment / "grid.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    grid_text = yaml.safe_dump(spec.to_dict(), sort_keys=False).encode()
+    atomic_write(experiment / "grid.yaml", lambda f: f.write(grid_text))
     print(f"experiment {experiment}: {len(trials)} trials, {len(trials) - len(todo)} already finished, "
           f"{len(todo)} to run")
     t0 = time.perf_counter()

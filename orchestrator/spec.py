@@ -95,8 +95,8 @@ def _analysis(section) -> dict:
         raise GridError(f"analysis: {section!r} is not a mapping; allowed keys: {sorted(ANALYSIS)}")
     _check_keys(section, set(ANALYSIS), "analysis")
     window = section.get("window", ANALYSIS["window"])
-    if isinstance(window, bool) or not isinstance(window, int) or window < 3:
-        raise GridError(f"analysis.window: {window!r} must be an integer number of steps >= 3")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 4:
+        raise GridError(f"analysis.window: {window!r} must be an integer number of steps >= 4 (3 lags)")
     return {**ANALYSIS, **section}
 
 
@@ -130,7 +130,18 @@ def _check_keys(d: dict, allowed: set, where: str) -> None:
 
 
 def _matches(values: dict, match: dict) -> bool:
-    return all(values.get(k) in (m if isinstance(m, list) else [m]) for k, m in match.items())
+    """True when every key of `match` holds; `arch` matches the full name (resnet110-noshort) or the
+    depth alone (resnet110), and `shortcut` matches whether it is an axis or spelled in the arch name."""
+    arch = values.get("arch", "resnet14")
+    short = values.get("shortcut", not arch.endswith("-noshort"))
+    base = arch.removesuffix("-noshort")
+    view = {**values, "shortcut": short, "arch": base if short else f"{base}-noshort"}
+    for key, wanted in match.items():
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        names = {view["arch"], base} if key == "arch" else {view.get(key)}
+        if not any(w in names for w in wanted if isinstance(w, (str, int, float, bool))):
+            return False
+    return True
 
 
 def _product(axes: dict) -> list[dict]:

@@ -16,6 +16,9 @@ def window_exponents(trial_dir: Path, *, window: int) -> list[dict]:
     if not list_shards(trial_dir / "trajectory"):
         return []
     sketch = read_trajectory(trial_dir / "trajectory", ["sketch"])["sketch"]
+    finite = np.isfinite(sketch).all(axis=1)
+    if not finite.all():  # a diverged trial: analyse the steps before the first non-finite row
+        sketch = sketch[: int(np.argmin(finite))]
     rows = []
     for t_w in range(0, len(sketch) - window + 1, window):
         msd = time_averaged_msd(sketch[t_w:t_w + window])
@@ -29,6 +32,11 @@ def print_summary(experiment: Path, trial_ids: list[str], *, window: int) -> Non
     print(f"MSD exponents per window (T = {window} steps; regime 1: two segments, 2: one):")
     print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s}")
     for trial_id in trial_ids:
-        for r in window_exponents(experiment / "trials" / trial_id, window=window):
+        try:
+            rows = window_exponents(experiment / "trials" / trial_id, window=window)
+        except (ValueError, OSError) as e:
+            print(f"  {trial_id:46s} not analysed: {e}")
+            continue
+        for r in rows:
             print(f"  {trial_id:46s} {r['t_w']:>6d} {r['regime']:>6d} {r['tau0']:>6.0f} {r['alpha_below']:>8.2f} "
                   f"{r['alpha_above']:>8.2f} {r['alpha_single']:>8.2f}")

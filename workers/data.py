@@ -122,7 +122,7 @@ def _download(name: str, root: Path) -> None:
 # ---- batches ----------------------------------------------------------------------------------------
 
 def epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch, 0xDA7A]).generate_state(1, np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence([seed, epoch, 0xDA7A]).generate_state(1, np.uint64)[0]) >> 1
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,9 @@ def read_trajectory(folder: Path, columns: list[str] | None = None) -> dict[str,
     shards = list_shards(folder)
     if not shards:
         raise FileNotFoundError(f"{folder}: no trajectory shards (part-*.parquet)")
-    tables, expected = [], shards[0][0]
+    if shards[0][0] != 0:
+        raise ValueError(f"{shards[0][1]}: the first shard starts at step {shards[0][0]}, not 0: shards are missing")
+    tables, expected = [], 0
     for first, path in shards:
         if first != expected:
             raise ValueError(f"{path}: starts at step {first}, expected {expected}: a shard is missing")

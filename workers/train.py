@@ -35,6 +35,7 @@ from workers.shards import SCHEMA_VERSION, atomic_write, list_shards, write_json
 from workers.sketch import make_sketch, sample_coordinates
 
 CHECK_EVERY = 50  # steps between divergence checks (each check synchronises an accelerator)
+PLACEMENT_FIELDS = ("data_root", "download", "device")  # where a trial runs, not what it computes
 
 
 def flat_params(params: list[torch.Tensor]) -> torch.Tensor:
@@ -91,6 +92,7 @@ class Trial:
                              f"examples with drop_last=true; use a smaller batch or drop_last=false")
         self.total = cfg.steps or cfg.epochs * self.spe
         self.step, self.epoch_rows = 0, []
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)  # any non-finite loss yet
         self.recorder = self._make_recorder() if cfg.record else None
 
     def _make_recorder(self) -> TrajectoryRecorder:
@@ -112,10 +114,9 @@ class Trial:
         self.dir.mkdir(parents=True, exist_ok=True)
         cfg_path, status_path = self.dir / "config.json", self.dir / "status.json"
         if cfg_path.exists():
-            old = json.loads(cfg_path.read_text())["config"]
-            if old != self.cfg.to_dict():
-                diff = sorted(k for k in old.keys() | self.cfg.to_dict().keys()
-                              if old.get(k) != self.cfg.to_dict().get(k))
+            old, new = json.loads(cfg_path.read_text())["config"], self.cfg.to_dict()
+            diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in PLACEMENT_FIELDS)
+            if diff:
                 raise ValueError(f"{self.dir}: holds a trial with a different config (fields {diff}); "
                                  f"use another folder or remove this one")
             status = json.loads(status_path.read_text()) if status_path.exists() else {}
@@ -173,6 +174,16 @@ class Trial:
         if done is not None:
             return done
         self._status("running")
+        try:
+            return self._train()
+        except Exception as e:
+            try:
+                self._status("failed", f"{type(e).__name__}: {e}")
+            except OSError:  # the storage itself may be what failed
+                pass
+            raise
+
+    def _train(self) -> dict:
         self.model.train()
         while self.step < self.total:
             epoch, i = divmod(self.step, self.spe)
@@ -206,15 +217,21 @@ class Trial:
         if self.recorder:
             acc = (logits.detach().argmax(1) == y).float().mean()
             self.recorder.add(self.step, epoch, cfg.lr, loss, acc, flat_params(self.params), flat_grads(self.params))
-        if (self.step + 1) % CHECK_EVERY == 0 or self.device.type == "cpu":
+        if self.device.type == "cpu":
             if not torch.isfinite(loss):
+                return False
+        else:  # no per-step synchronisation on an accelerator: a flag, read every CHECK_EVERY steps
+            self.nonfinite |= ~torch.isfinite(loss.detach())
+            if (self.step + 1) % CHECK_EVERY == 0 and bool(self.nonfinite):
                 return False
         self.opt.step()
         self.step += 1
         return True
 
     def _diverged_in_buffer(self) -> bool:
-        return self.recorder is not None and self.recorder.first_nonfinite() is not None
+        if self.recorder is not None:
+            return self.recorder.first_nonfinite() is not None
+        return bool(self.nonfinite)
 
     def _flush_and_checkpoint(self) -> None:
         if self.recorder:

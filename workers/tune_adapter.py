@@ -6,6 +6,7 @@ Tune retries resumes from its own checkpoint, or from Tune's copy when its folde
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from pathlib import Path
 def train_trial(config: dict) -> None:
     import ray
     from ray import tune  # imported here: the driver never unpickles torch through this module
+
+    if not ray.get_gpu_ids():  # Ray leaves CUDA_VISIBLE_DEVICES alone for 0-GPU trials: hide the GPUs
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
     from workers.config import TrialConfig
     from workers.train import run_trial
@@ -22,12 +26,12 @@ def train_trial(config: dict) -> None:
     restore_checkpoint(tune.get_checkpoint(), trial_dir)
 
     def on_checkpoint(step: int, ckpt_dir: Path, metrics: dict) -> None:
-        tune.report({"step": step, "state": "running", **metrics},
+        tune.report({**metrics, "step": step, "state": "running"},
                     checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
     placement = {"ray_node_id": ray.get_runtime_context().get_node_id()}
     status = run_trial(cfg, trial_dir, on_checkpoint=on_checkpoint, provenance_extra=placement)
-    tune.report({"step": status["steps"], **{k: v for k, v in status.items() if k != "updated"}})
+    tune.report({**{k: v for k, v in status.items() if k != "updated"}, "step": status["steps"]})
 
 
 def restore_checkpoint(checkpoint, trial_dir: Path) -> None:

@@ -30,6 +30,7 @@ def _run_main(capsys, *argv):
      "data_root: MNIST: missing /nonexistent/data/MNIST/raw/train-images-idx3-ubyte.gz"),
     (["--grid", "smoke", "--cpus-per-trial", "-1"], "--cpus-per-trial: -1.0 is negative"),
     (["--grid", "smoke", "--resume"], "--resume: "),
+    (["--grid", "smoke", "--resume", "--set", "steps=5"], "--set: not allowed with --resume"),
     (["--grid", "smoke", "--storage", "s3://bucket/x"], "object-store URIs are not supported yet"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
@@ -53,6 +54,9 @@ def test_a_different_grid_is_refused_in_an_existing_experiment(tmp_path, capsys)
     (tmp_path / "smoke" / "grid.yaml").write_text("name: smoke\naxes: {arch: [resnet20]}\n")
     rc, _, err = _run_main(capsys, "--grid", "smoke", "--storage", str(tmp_path))
     assert rc == 2 and "was made by a different grid" in err
+    (tmp_path / "smoke" / "grid.yaml").write_text("axes: [unclosed")
+    rc, _, err = _run_main(capsys, "--grid", "smoke", "--storage", str(tmp_path))
+    assert rc == 2 and "unreadable stored grid" in err and err.count("\n") == 1
 
 
 def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path, capsys):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -91,3 +93,13 @@ def test_demo_preset_runs_offline_with_both_shortcut_settings():
     assert {t.arch for t in trials} == {"resnet14", "resnet14-noshort"}
     assert all(t.dataset == "digits" and not t.data_root for t in trials) and len(trials) >= 4
     assert load_grid("demo").analysis["window"] * 2 <= min(t.steps for t in trials)  # early and later windows
+
+
+def test_matching_sees_the_shortcut_axis_and_the_arch_name_alike():
+    paper = yaml.safe_load((Path(__file__).resolve().parents[2] / "orchestrator/presets/paper.yaml").read_text())
+    for rule in ({"arch": "resnet110-noshort", "lr": 0.5}, {"arch": "resnet110", "shortcut": False, "lr": 0.5}):
+        trials = expand(parse_grid({**paper, "exclude": [rule]}))
+        assert len(trials) == 480 - 12, rule  # 3 batch sizes x 2 datasets x 2 losses
+    raw = _grid(axes={"arch": ["resnet14", "resnet14-noshort"]},
+                overrides=[{"match": {"shortcut": False}, "fixed": {"steps": 3}}])
+    assert {(t.arch, t.steps) for t in expand(parse_grid(raw))} == {("resnet14", 10), ("resnet14-noshort", 3)}

@@ -51,3 +51,9 @@ def test_reader_refuses_newer_schema_truncation_gaps_and_misnamed_files(tmp_path
         read_trajectory(tmp_path)
     with pytest.raises(FileNotFoundError, match="no trajectory shards"):
         read_trajectory(tmp_path / "nothing")
+
+
+def test_reader_requires_the_trajectory_to_start_at_step_0(tmp_path):
+    write_shard(tmp_path, _columns(10, 4), META)
+    with pytest.raises(ValueError, match="starts at step 10, not 0"):
+        read_trajectory(tmp_path)

@@ -150,3 +150,20 @@ def test_training_code_does_not_import_ray():
     code = "import sys, workers.train, workers.data, workers.recorder; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_placement_fields_may_change_between_runs(exact_run):
+    cfg, folder, status, _ = exact_run
+    moved = TrialConfig(**{**BASE, "sketch_kind": "exact", "data_root": "/mnt/elsewhere", "device": "auto"})
+    assert run_trial(moved, folder) == status
+
+
+def test_an_exception_marks_the_trial_failed(tmp_path):
+    def broken_storage(step, ckpt, metrics):
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        run_trial(TrialConfig(**BASE), tmp_path, on_checkpoint=broken_storage)
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "failed" and "No space left on device" in status["message"]
+    assert [f for f, _ in list_shards(tmp_path / "trajectory")] == [0]  # what was written is kept
