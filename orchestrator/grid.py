@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from orchestrator.lock import LockedError, driver_lock
 from orchestrator.estimate import DEFAULT_TFLOPS, human_bytes, trial_estimate
 from orchestrator.spec import GridError, GridSpec, expand, load_grid, parse_grid
 from workers.config import TrialConfig
@@ -129,13 +130,23 @@ def main(argv=None) -> int:
     if args.dry_run:
         print_plan(trials, experiment, args.assume_tflops)
         return 0
-    todo = [t for t in trials if trial_state(experiment, t) not in FINISHED]
     experiment.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        with driver_lock(experiment):
+            run_grid(args, spec, trials, experiment)
+    except LockedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return report(args, spec, trials, experiment, time.perf_counter() - t0)
+
+
+def run_grid(args, spec: GridSpec, trials: list[TrialConfig], experiment: Path) -> None:
+    todo = [t for t in trials if trial_state(experiment, t) not in FINISHED]
     grid_text = yaml.safe_dump(spec.to_dict(), sort_keys=False).encode()
     atomic_write(experiment / "grid.yaml", lambda f: f.write(grid_text))
     print(f"experiment {experiment}: {len(trials)} trials, {len(trials) - len(todo)} already finished, "
           f"{len(todo)} to run")
-    t0 = time.perf_counter()
     if todo:
         from orchestrator.launch import init_ray, run_trials
 
@@ -143,6 +154,9 @@ def main(argv=None) -> int:
         run_trials(todo, experiment.resolve(), cpus_per_trial=args.cpus_per_trial,
                    gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                    max_failures=args.max_failures)
+
+
+def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Path, elapsed: float) -> int:
     states = {t.trial_id: trial_state(experiment, t) for t in trials}
     for trial_id, state in states.items():
         print(f"  {state:>9s}  {trial_id}")
@@ -151,7 +165,7 @@ def main(argv=None) -> int:
 
         print_summary(experiment, list(states), window=spec.analysis["window"])
     bad = [i for i, s in states.items() if s not in FINISHED]
-    print(f"{len(states) - len(bad)}/{len(states)} trials finished in {time.perf_counter() - t0:.0f} s; "
+    print(f"{len(states) - len(bad)}/{len(states)} trials finished in {elapsed:.0f} s; "
           f"experiment folder: {experiment}")
     return 1 if bad else 0
 

@@ -113,6 +113,7 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     proc.wait()
     assert json.loads((first / "status.json").read_text())["state"] == "completed"
     assert json.loads((second / "status.json").read_text())["state"] == "running", "killed too late"
+    assert (tmp_path / "smoke" / ".driver.lock").exists()  # left by the killed driver: stale
     finished = {p: p.stat().st_mtime_ns for p in first.rglob("*")}
     resumed = _grid(tmp_path, "--resume", "--name", "smoke")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -120,6 +121,7 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     assert finished == {p: p.stat().st_mtime_ns for p in first.rglob("*")}  # not re-run
     for trial in (first, second):
         _check_trial(trial, 120)
+    assert not (tmp_path / "smoke" / ".driver.lock").exists()
 
 
 def test_driver_does_not_import_torch():

@@ -1,0 +1,57 @@
+"""One driver per experiment: a lock file with the holder's host and pid; stale locks are taken over."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK = ".driver.lock"
+
+
+class LockedError(RuntimeError):
+    pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def driver_lock(experiment: Path):
+    """Hold <experiment>/.driver.lock while the block runs; refuse if a live driver holds it."""
+    path, me = experiment / LOCK, {"host": socket.gethostname(), "pid": os.getpid()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            holder = _holder(path)
+            if holder and (holder.get("host") != me["host"] or _alive(int(holder.get("pid", 0)))):
+                raise LockedError(f"experiment {experiment} is in use by the driver {holder.get('host')}:"
+                                  f"{holder.get('pid')}; wait for it to finish, or remove {path} if that "
+                                  f"driver is gone") from None
+            path.unlink(missing_ok=True)  # stale: its driver on this host is dead (or the file is empty)
+    else:
+        raise LockedError(f"experiment {experiment}: could not take {path}; retry")
+    try:
+        os.write(fd, json.dumps(me).encode())
+        os.close(fd)
+        yield
+    finally:
+        if (_holder(path) or {}).get("pid") == me["pid"]:
+            path.unlink(missing_ok=True)
