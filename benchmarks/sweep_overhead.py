@@ -51,7 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         init_ray(None, num_cpus=a.slots)
         t0 = time.perf_counter()
-        run_trials(cfgs, Path(tmp) / "tune", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=a.slots,
+        run_trials(cfgs, str(Path(tmp) / "tune"), cpus_per_trial=1, gpus_per_trial=0, max_concurrent=a.slots,
                    max_failures=0)
         t_tune = time.perf_counter() - t0
         driver_rss = rss_mib()  # the driver never imports torch: measured before the sequential part does

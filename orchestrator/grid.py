@@ -19,7 +19,7 @@ from orchestrator.estimate import DEFAULT_TFLOPS, human_bytes, trial_estimate
 from orchestrator.spec import GridError, GridSpec, expand, load_grid, parse_grid
 from workers.config import TrialConfig
 from workers.datafiles import check_files
-from workers.shards import atomic_write
+from workers.storage import Folder, is_uri
 
 FINISHED = ("completed", "diverged")
 
@@ -45,20 +45,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def resolve(args) -> tuple[GridSpec, list[TrialConfig], Path]:
+def resolve(args) -> tuple[GridSpec, list[TrialConfig], Folder]:
     """Validate everything that can be checked without Ray; raises GridError with a one-line message."""
-    storage = Path(args.storage).expanduser()
-    if "://" in args.storage:
-        raise GridError(f"--storage: {args.storage!r}: object-store URIs are not supported yet; use a local or "
-                        f"shared file-system path (e.g. an NFS/EFS mount on every node)")
+    try:
+        storage = Folder(args.storage)
+    except ValueError as e:
+        raise GridError(f"--storage: {e}") from None
     if args.resume:
         if args.set:
             raise GridError("--set: not allowed with --resume; an experiment continues with its stored grid.yaml")
         name = args.name or load_grid(args.grid).name
-        spec = _stored_grid(storage / name / "grid.yaml")
+        spec = _stored_grid(storage / name)
         if spec is None:
-            raise GridError(f"--resume: {storage / name / 'grid.yaml'} does not exist; start the experiment "
-                            f"first (without --resume)")
+            raise GridError(f"--resume: {storage.location}/{name}/grid.yaml does not exist; start the "
+                            f"experiment first (without --resume)")
     else:
         spec = load_grid(args.grid, args.set)
     for name in ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures"):
@@ -71,7 +71,8 @@ def resolve(args) -> tuple[GridSpec, list[TrialConfig], Path]:
         except FileNotFoundError as e:
             raise GridError(f"data_root: {e}") from None
     experiment = storage / (args.name or spec.name)
-    _check_writable(experiment)
+    if not is_uri(experiment.location):
+        _check_writable(Path(experiment.location))
     _check_same_grid(experiment, spec)
     return spec, trials, experiment
 
@@ -84,38 +85,37 @@ def _check_writable(path: Path) -> None:
         raise GridError(f"--storage: {existing} is not a writable folder; choose a --storage path you can write")
 
 
-def _stored_grid(path: Path) -> GridSpec | None:
-    if not path.is_file():
-        return None
+def _stored_grid(experiment: Folder) -> GridSpec | None:
     try:
-        return parse_grid(yaml.safe_load(path.read_text()))
-    except (yaml.YAMLError, OSError, GridError) as e:
-        raise GridError(f"{path}: unreadable stored grid ({' '.join(str(e).split())}); repair or remove it") from None
+        text = experiment.read_bytes("grid.yaml")
+        return None if text is None else parse_grid(yaml.safe_load(text))
+    except (yaml.YAMLError, GridError) as e:
+        raise GridError(f"{experiment.location}/grid.yaml: unreadable stored grid ({' '.join(str(e).split())}); "
+                        f"repair or remove it") from None
 
 
-def _check_same_grid(experiment: Path, spec: GridSpec) -> None:
-    stored = _stored_grid(experiment / "grid.yaml")
+def _check_same_grid(experiment: Folder, spec: GridSpec) -> None:
+    stored = _stored_grid(experiment)
     if stored is not None and stored.to_dict() != spec.to_dict():
-        raise GridError(f"--name: experiment {experiment} was made by a different grid; use another --name "
-                        f"or --resume to continue it with its own grid")
+        raise GridError(f"--name: experiment {experiment.location} was made by a different grid; use another "
+                        f"--name or --resume to continue it with its own grid")
 
 
-def trial_state(experiment: Path, cfg: TrialConfig) -> str:
-    path = experiment / "trials" / cfg.trial_id / "status.json"
+def trial_state(experiment: Folder, cfg: TrialConfig) -> str:
     try:
-        return json.loads(path.read_text()).get("state", "pending")
-    except (OSError, ValueError):
+        return json.loads(experiment.read_bytes(f"trials/{cfg.trial_id}/status.json") or b"{}").get("state", "pending")
+    except ValueError:
         return "pending"
 
 
-def print_plan(trials: list[TrialConfig], experiment: Path, tflops: float) -> None:
+def print_plan(trials: list[TrialConfig], experiment: Folder, tflops: float) -> None:
     rows = [trial_estimate(c, tflops=tflops) for c in trials]
     width = max(len(r["trial_id"]) for r in rows)
     print(f"{'trial_id':{width}s} {'state':>9s} {'params':>10s} {'steps':>9s} {'storage':>9s} {'accel-h':>8s}")
     for cfg, r in zip(trials, rows):
         print(f"{r['trial_id']:{width}s} {trial_state(experiment, cfg):>9s} {r['params']:>10,d} {r['steps']:>9,d} "
               f"{human_bytes(r['bytes']):>9s} {r['accel_hours']:>8.2f}")
-    print(f"{len(rows)} trials -> {experiment}: {sum(r['steps'] for r in rows):,d} SGD steps, "
+    print(f"{len(rows)} trials -> {experiment.location}: {sum(r['steps'] for r in rows):,d} SGD steps, "
           f"{human_bytes(sum(r['bytes'] for r in rows))} of trajectory shards, "
           f"{sum(r['accel_hours'] for r in rows):.1f} accelerator-hours at an assumed {tflops:g} TFLOP/s")
 
@@ -130,33 +130,35 @@ def main(argv=None) -> int:
     if args.dry_run:
         print_plan(trials, experiment, args.assume_tflops)
         return 0
-    experiment.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        with driver_lock(experiment):
+        if is_uri(experiment.location):  # object stores have no exclusive create: no driver lock there
             run_grid(args, spec, trials, experiment)
+        else:
+            Path(experiment.location).mkdir(parents=True, exist_ok=True)
+            with driver_lock(Path(experiment.location)):
+                run_grid(args, spec, trials, experiment)
     except LockedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return report(args, spec, trials, experiment, time.perf_counter() - t0)
 
 
-def run_grid(args, spec: GridSpec, trials: list[TrialConfig], experiment: Path) -> None:
+def run_grid(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder) -> None:
     todo = [t for t in trials if trial_state(experiment, t) not in FINISHED]
-    grid_text = yaml.safe_dump(spec.to_dict(), sort_keys=False).encode()
-    atomic_write(experiment / "grid.yaml", lambda f: f.write(grid_text))
-    print(f"experiment {experiment}: {len(trials)} trials, {len(trials) - len(todo)} already finished, "
-          f"{len(todo)} to run")
+    experiment.write_bytes("grid.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
+    print(f"experiment {experiment.location}: {len(trials)} trials, {len(trials) - len(todo)} already "
+          f"finished, {len(todo)} to run")
     if todo:
         from orchestrator.launch import init_ray, run_trials
 
         init_ray(args.address, num_cpus=args.num_cpus)
-        run_trials(todo, experiment.resolve(), cpus_per_trial=args.cpus_per_trial,
+        run_trials(todo, experiment.location, cpus_per_trial=args.cpus_per_trial,
                    gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                    max_failures=args.max_failures)
 
 
-def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Path, elapsed: float) -> int:
+def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder, elapsed: float) -> int:
     states = {t.trial_id: trial_state(experiment, t) for t in trials}
     for trial_id, state in states.items():
         print(f"  {state:>9s}  {trial_id}")
@@ -166,7 +168,7 @@ def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Path, el
         print_summary(experiment, list(states), window=spec.analysis["window"])
     bad = [i for i, s in states.items() if s not in FINISHED]
     print(f"{len(states) - len(bad)}/{len(states)} trials finished in {elapsed:.0f} s; "
-          f"experiment folder: {experiment}")
+          f"experiment folder: {experiment.location}")
     return 1 if bad else 0
 
 

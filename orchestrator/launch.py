@@ -23,9 +23,12 @@ def init_ray(address: str | None, *, num_cpus: int | None = None):
     return ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
 
 
-def run_trials(trials: list[TrialConfig], experiment_dir: Path, *, cpus_per_trial: float, gpus_per_trial: float,
+def run_trials(trials: list[TrialConfig], experiment_dir: str | Path, *, cpus_per_trial: float, gpus_per_trial: float,
                max_concurrent: int, max_failures: int) -> None:
-    """Run every trial on the connected Ray instance; the trials write into experiment_dir/trials/."""
+    """Run every trial on the connected Ray instance; the trials write into experiment_dir/trials/.
+
+    experiment_dir is an absolute local path or a URI; Tune keeps its own state in experiment_dir/_tune."""
+    experiment_dir = str(experiment_dir).rstrip("/")
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
@@ -35,10 +38,10 @@ def run_trials(trials: list[TrialConfig], experiment_dir: Path, *, cpus_per_tria
     tuner = tune.Tuner(
         tune.with_resources(train_trial, {"cpu": cpus_per_trial, "gpu": gpus_per_trial}),
         param_space={"trial": tune.grid_search([c.to_dict() for c in trials]),
-                     "experiment_dir": str(experiment_dir)},
+                     "experiment_dir": experiment_dir},
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or None, reuse_actors=True),
         run_config=tune.RunConfig(
-            name=time.strftime("run-%Y%m%d-%H%M%S"), storage_path=str(experiment_dir / "_tune"),
+            name=time.strftime("run-%Y%m%d-%H%M%S"), storage_path=f"{experiment_dir}/_tune",
             failure_config=tune.FailureConfig(max_failures=max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             callbacks=[Progress(expected), JsonLoggerCallback()], verbose=0),

@@ -2,6 +2,8 @@
 Ray-distributed analysis, tables and dashboards are the `analysis.report` stage)."""
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import numpy as np
 from analysis.exponents import fit_exponents
 from analysis.msd import time_averaged_msd
 from workers.shards import list_shards, read_trajectory
+from workers.storage import Folder, is_uri
 
 
 def window_exponents(trial_dir: Path, *, window: int) -> list[dict]:
@@ -28,12 +31,24 @@ def window_exponents(trial_dir: Path, *, window: int) -> list[dict]:
     return rows
 
 
-def print_summary(experiment: Path, trial_ids: list[str], *, window: int) -> None:
+@contextmanager
+def local_trial(experiment: Folder, trial_id: str):
+    """The trial's folder on this machine; for an object store, a temporary copy of its trajectory."""
+    if not is_uri(experiment.location):
+        yield Path(experiment.location) / "trials" / trial_id
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        experiment.download(f"trials/{trial_id}/trajectory", Path(tmp) / "trajectory")
+        yield Path(tmp)
+
+
+def print_summary(experiment: Folder, trial_ids: list[str], *, window: int) -> None:
     print(f"MSD exponents per window (T = {window} steps; regime 1: two segments, 2: one):")
     print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s}")
     for trial_id in trial_ids:
         try:
-            rows = window_exponents(experiment / "trials" / trial_id, window=window)
+            with local_trial(experiment, trial_id) as trial_dir:
+                rows = window_exponents(trial_dir, window=window)
         except (ValueError, OSError) as e:
             print(f"  {trial_id:46s} not analysed: {e}")
             continue

@@ -31,10 +31,12 @@ from workers.datafiles import steps_per_epoch
 from workers.losses import make_loss
 from workers.models import build_model, num_params
 from workers.recorder import TrajectoryRecorder
-from workers.shards import SCHEMA_VERSION, atomic_write, list_shards, write_json
+from workers.shards import SCHEMA_VERSION, SHARD_RE, atomic_write, list_shards, write_json
+from workers.storage import Folder
 from workers.sketch import make_sketch, sample_coordinates
 
 CHECK_EVERY = 50  # steps between divergence checks (each check synchronises an accelerator)
+MIRRORED = ("config.json", "status.json", "epochs.parquet", "checkpoint/state.pt")  # fetched on a new node
 PLACEMENT_FIELDS = ("data_root", "download", "device")  # where a trial runs, not what it computes
 
 
@@ -73,8 +75,8 @@ class Trial:
     """State of one running trial; `run()` trains from step 0 or from the last checkpoint."""
 
     def __init__(self, cfg: TrialConfig, trial_dir: Path, *, on_checkpoint: Callable | None = None,
-                 provenance_extra: dict | None = None):
-        self.cfg, self.dir, self.on_checkpoint = cfg, Path(trial_dir), on_checkpoint
+                 provenance_extra: dict | None = None, mirror: Folder | None = None):
+        self.cfg, self.dir, self.on_checkpoint, self.mirror = cfg, Path(trial_dir), on_checkpoint, mirror
         self.provenance_extra = provenance_extra or {}
         self.device = resolve_device(cfg.device)
         self.data = load_dataset(cfg.dataset, root=cfg.data_root, device=self.device, download=cfg.download)
@@ -109,9 +111,16 @@ class Trial:
 
     # ---- folder state -------------------------------------------------------------------------------
 
+    def _sync(self, *rels: str) -> None:
+        """Upload files just written to the remote copy of the trial folder, in order."""
+        for rel in rels if self.mirror else ():
+            self.mirror.put(self.dir / rel, rel)
+
     def prepare(self) -> dict | None:
         """Claim the trial folder; return the final status if the trial already finished."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for rel in MIRRORED if self.mirror and not (self.dir / "config.json").exists() else ():
+            self.mirror.get(rel, self.dir / rel)  # a new node continues where the remote copy stands
         cfg_path, status_path = self.dir / "config.json", self.dir / "status.json"
         if cfg_path.exists():
             old, new = json.loads(cfg_path.read_text())["config"], self.cfg.to_dict()
@@ -126,6 +135,7 @@ class Trial:
                               "num_params": self.num_params, "steps_per_epoch": self.spe,
                               "total_steps": self.total, "data": self.data.source,
                               "provenance": {**provenance(self.device), **self.provenance_extra}})
+        self._sync("config.json")
         self._resume()
         return None
 
@@ -144,6 +154,10 @@ class Trial:
                 path.unlink()
         for tmp in (self.dir / "trajectory").glob(".part-*.tmp-*"):
             tmp.unlink()
+        for name in self.mirror.listdir("trajectory") if self.mirror else ():
+            m = SHARD_RE.match(name)
+            if m and int(m.group(1)) >= self.step:
+                self.mirror.delete(f"trajectory/{name}")
 
     def _checkpoint(self) -> None:
         state = {"step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
@@ -153,6 +167,7 @@ class Trial:
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write(self.dir / "checkpoint" / "state.pt", lambda f: f.write(buf.getvalue()))
+        self._sync("checkpoint/state.pt")
         self._status("running")
         if self.on_checkpoint:
             self.on_checkpoint(self.step, self.dir / "checkpoint", self._metrics())
@@ -162,6 +177,7 @@ class Trial:
                   "epochs": self.step / self.spe, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "message": message, **self._metrics()}
         write_json(self.dir / "status.json", status)
+        self._sync("status.json")
         return status
 
     def _metrics(self) -> dict:
@@ -235,8 +251,12 @@ class Trial:
 
     def _flush_and_checkpoint(self) -> None:
         if self.recorder:
-            self.recorder.flush()
+            self._sync_shard(self.recorder.flush())
         self._checkpoint()
+
+    def _sync_shard(self, path: Path | None) -> None:
+        if path is not None:
+            self._sync(f"trajectory/{path.name}")
 
     def _diverge(self) -> dict:
         """Keep every row up to and including the first non-finite loss; no checkpoint of NaN weights."""
@@ -245,7 +265,7 @@ class Trial:
             bad = self.recorder.first_nonfinite()
             keep = self.recorder.rows if bad is None else bad + 1
             bad_step = int(self.recorder.host["step"][keep - 1])
-            self.recorder.flush(keep)
+            self._sync_shard(self.recorder.flush(keep))
             self.step = bad_step + 1  # rows recorded, the last with the non-finite loss
         return self._status("diverged", f"non-finite training loss at step {bad_step}")
 
@@ -258,6 +278,7 @@ class Trial:
             self.epoch_rows.append(row)
             table = pa.Table.from_pylist(self.epoch_rows)
             atomic_write(self.dir / "epochs.parquet", lambda f: pq.write_table(table, f, compression="zstd"))
+            self._sync("epochs.parquet")
 
     @torch.no_grad()
     def evaluate(self, split: str, chunk: int = 1024) -> tuple[float, float]:
@@ -275,9 +296,13 @@ class Trial:
 
 
 def run_trial(cfg: TrialConfig, trial_dir: Path, *, on_checkpoint: Callable | None = None,
-              provenance_extra: dict | None = None) -> dict:
-    """Train one trial into `trial_dir` (resuming from its checkpoint if present); returns status.json."""
-    return Trial(cfg, trial_dir, on_checkpoint=on_checkpoint, provenance_extra=provenance_extra).run()
+              provenance_extra: dict | None = None, mirror: Folder | None = None) -> dict:
+    """Train one trial into `trial_dir` (resuming from its checkpoint if present); returns status.json.
+
+    With `mirror`, every file is also uploaded there as soon as it is written, and a `trial_dir` that
+    lacks the trial's state first fetches it from the mirror."""
+    return Trial(cfg, trial_dir, on_checkpoint=on_checkpoint, provenance_extra=provenance_extra,
+                 mirror=mirror).run()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ def _run_main(capsys, *argv):
     (["--grid", "smoke", "--cpus-per-trial", "-1"], "--cpus-per-trial: -1.0 is negative"),
     (["--grid", "smoke", "--resume"], "--resume: "),
     (["--grid", "smoke", "--resume", "--set", "steps=5"], "--set: not allowed with --resume"),
-    (["--grid", "smoke", "--storage", "s3://bucket/x"], "object-store URIs are not supported yet"),
+    (["--grid", "smoke", "--storage", "nosuchscheme://bucket/x"], "--storage: 'nosuchscheme://bucket/x' is not a usable"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, argv, message):
     storage = tmp_path / "runs"
@@ -97,6 +97,18 @@ def test_smoke_grid_end_to_end_and_rerun_skips_finished(tmp_path):
     again = _grid(tmp_path, "--grid", "smoke")
     assert again.returncode == 0 and "2 already finished, 0 to run" in again.stdout
     assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "smoke" / "trials").rglob("*")}
+
+
+@pytest.mark.slow
+def test_smoke_grid_on_a_storage_uri(tmp_path):
+    done = _grid(tmp_path, "--grid", "smoke", "--storage", f"file://{tmp_path}/store")
+    assert done.returncode == 0, done.stdout + done.stderr
+    trials = sorted((tmp_path / "store" / "smoke" / "trials").iterdir())
+    assert len(trials) == 2 and "MSD exponents per window" in done.stdout
+    for trial in trials:
+        _check_trial(trial, 40)
+    again = _grid(tmp_path, "--grid", "smoke", "--storage", f"file://{tmp_path}/store")
+    assert again.returncode == 0 and "2 already finished, 0 to run" in again.stdout
 
 
 @pytest.mark.slow
