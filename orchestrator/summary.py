@@ -44,7 +44,7 @@ def local_trial(experiment: Folder, trial_id: str):
 
 def print_summary(experiment: Folder, trial_ids: list[str], *, window: int) -> None:
     print(f"MSD exponents per window (T = {window} steps; regime 1: two segments, 2: one):")
-    print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s}")
+    print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s} {'rmse':>6s}")
     for trial_id in trial_ids:
         try:
             with local_trial(experiment, trial_id) as trial_dir:
@@ -54,4 +54,4 @@ def print_summary(experiment: Folder, trial_ids: list[str], *, window: int) -> N
             continue
         for r in rows:
             print(f"  {trial_id:46s} {r['t_w']:>6d} {r['regime']:>6d} {r['tau0']:>6.0f} {r['alpha_below']:>8.2f} "
-                  f"{r['alpha_above']:>8.2f} {r['alpha_single']:>8.2f}")
+                  f"{r['alpha_above']:>8.2f} {r['alpha_single']:>8.2f} {r['rmse']:>6.3f}")

@@ -181,7 +181,9 @@ class Trial:
         return status
 
     def _metrics(self) -> dict:
-        return dict(self.epoch_rows[-1]) if self.epoch_rows else {}
+        """The latest evaluation: train/test loss and accuracy (and the epoch it ended)."""
+        last = self.epoch_rows[-1] if self.epoch_rows else {}
+        return {("eval_epoch" if k == "epoch" else k): v for k, v in last.items() if k != "step"}
 
     # ---- training -----------------------------------------------------------------------------------
 
