@@ -12,6 +12,16 @@ from workers.data import EpochPlan, augment, load_dataset
 from workers.datafiles import load_cifar_batch, steps_per_epoch
 
 
+def test_digits_read_directly_equal_sklearns_loader():
+    from sklearn.datasets import load_digits
+
+    from workers.data import digits_arrays
+
+    images, target = digits_arrays()
+    reference = load_digits()
+    assert np.array_equal(images, reference.images) and np.array_equal(target, reference.target)
+
+
 def test_digits_ship_with_the_package():
     d = load_dataset("digits")
     assert (len(d.train), len(d.test), d.in_channels, d.num_classes) == (1500, 297, 1, 10)
