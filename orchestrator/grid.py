@@ -134,14 +134,14 @@ def main(argv=None) -> int:
     try:
         if is_uri(experiment.location):  # object stores have no exclusive create: no driver lock there
             run_grid(args, spec, trials, experiment)
-        else:
-            Path(experiment.location).mkdir(parents=True, exist_ok=True)
-            with driver_lock(Path(experiment.location)):
-                run_grid(args, spec, trials, experiment)
+            return report(args, spec, trials, experiment, time.perf_counter() - t0)
+        Path(experiment.location).mkdir(parents=True, exist_ok=True)
+        with driver_lock(Path(experiment.location)):
+            run_grid(args, spec, trials, experiment)
+            return report(args, spec, trials, experiment, time.perf_counter() - t0)
     except LockedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return report(args, spec, trials, experiment, time.perf_counter() - t0)
 
 
 def run_grid(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder) -> None:
@@ -163,9 +163,13 @@ def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder, 
     for trial_id, state in states.items():
         print(f"  {state:>9s}  {trial_id}")
     if not args.skip_analysis:
-        from orchestrator.summary import print_summary
+        from orchestrator.summary import analyse_and_print, print_summary
 
-        print_summary(experiment, list(states), window=spec.analysis["window"])
+        if is_uri(experiment.location):  # the Ray analysis reads local (or mounted) experiment folders for now
+            print_summary(experiment, list(states), window=spec.analysis["window"])
+        else:
+            analyse_and_print(Path(experiment.location), list(states), window=spec.analysis["window"],
+                              address=args.address)
     bad = [i for i, s in states.items() if s not in FINISHED]
     print(f"{len(states) - len(bad)}/{len(states)} trials finished in {elapsed:.0f} s; "
           f"experiment folder: {experiment.location}")

@@ -43,15 +43,43 @@ def local_trial(experiment: Folder, trial_id: str):
 
 
 def print_summary(experiment: Folder, trial_ids: list[str], *, window: int) -> None:
-    print(f"MSD exponents per window (T = {window} steps; regime 1: two segments, 2: one):")
-    print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s} {'rmse':>6s}")
+    """Compute and print the exponents of every window (used where the full analysis does not run)."""
+    rows = {}
     for trial_id in trial_ids:
         try:
             with local_trial(experiment, trial_id) as trial_dir:
-                rows = window_exponents(trial_dir, window=window)
+                rows[trial_id] = window_exponents(trial_dir, window=window)
         except (ValueError, OSError) as e:
-            print(f"  {trial_id:46s} not analysed: {e}")
+            rows[trial_id] = f"not analysed: {e}"
+    print_exponents(rows, window=window)
+
+
+def print_exponents(rows: dict[str, list[dict] | str], *, window: int) -> None:
+    """rows: trial id -> its windows' rows (t_w, regime, tau0, alpha_below/above/single, rmse) or a reason."""
+    print(f"MSD exponents per window (T = {window} steps; regime 1: two segments, 2: one):")
+    print(f"  {'trial':46s} {'t_w':>6s} {'regime':>6s} {'tau0':>6s} {'a_below':>8s} {'a_above':>8s} {'a_single':>8s} {'rmse':>6s}")
+    for trial_id, trial_rows in rows.items():
+        if isinstance(trial_rows, str):
+            print(f"  {trial_id:46s} {trial_rows}")
             continue
-        for r in rows:
+        for r in trial_rows:
             print(f"  {trial_id:46s} {r['t_w']:>6d} {r['regime']:>6d} {r['tau0']:>6.0f} {r['alpha_below']:>8.2f} "
                   f"{r['alpha_above']:>8.2f} {r['alpha_single']:>8.2f} {r['rmse']:>6.3f}")
+
+
+def analyse_and_print(experiment: Path, trial_ids: list[str], *, window: int, address: str | None) -> None:
+    """The full per-trial analysis as Ray tasks (analysis/ tables), then the exponent table from it."""
+    import polars as pl
+
+    from analysis.distributed import analyse_experiment
+
+    summary = {r["trial_id"]: r for r in analyse_experiment(experiment, window=window, address=address)}
+    table = pl.read_parquet(experiment / "analysis" / "exponents.parquet") if summary else None
+    rows = {}
+    for trial_id in trial_ids:
+        mine = [] if table is None or table.is_empty() else \
+            table.filter(pl.col("trial_id") == trial_id).rename({"rmse_single": "rmse"}).to_dicts()
+        status = summary.get(trial_id, {}).get("analysis_status", "not analysed")
+        rows[trial_id] = mine if mine or status == "ok" else status
+    print_exponents(rows, window=window)
+    print(f"analysis tables (msd, exponents, levy, fractal, loss_fluctuations, summary): {experiment / 'analysis'}")

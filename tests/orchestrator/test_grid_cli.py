@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from orchestrator.grid import main
@@ -93,6 +94,9 @@ def test_smoke_grid_end_to_end_and_rerun_skips_finished(tmp_path):
         _check_trial(trial, 40)
         assert [f for f, _ in list_shards(trial / "trajectory")] == [0, 20]
     assert "trials: 2 done" in done.stdout and (tmp_path / "smoke" / "grid.yaml").exists()
+    summary = pl.read_parquet(tmp_path / "smoke" / "analysis" / "summary.parquet")  # the analysis stage ran
+    assert sorted(summary["trial_id"]) == [t.name for t in trials] and set(summary["analysis_status"]) == {"ok"}
+    assert pl.read_parquet(tmp_path / "smoke" / "analysis" / "exponents.parquet").height == 4  # 2 windows each
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "smoke" / "trials").rglob("*")}
     again = _grid(tmp_path, "--grid", "smoke")
     assert again.returncode == 0 and "2 already finished, 0 to run" in again.stdout
