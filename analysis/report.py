@@ -21,7 +21,7 @@ from analysis.fluctuations import loss_fluctuations
 from analysis.fractal import contour_scaling, mean_squared_loss, pairwise_sq_distances
 from analysis.levy import fit_stable
 from analysis.msd import time_averaged_msd
-from workers.shards import list_shards, read_shard
+from workers.shards import column_to_numpy, list_shards, read_shard
 
 COLUMNS = ["step", "loss", "step_norm", "sketch", "grad_sample"]
 TABLES = ("msd", "exponents", "levy", "fractal", "loss_fluctuations")
@@ -36,18 +36,11 @@ def windows(trajectory: Path, window: int):
             raise ValueError(f"{path}: starts at step {first}, expected {expected}: a shard is missing")
         table = read_shard(path, COLUMNS)
         expected = first + table.num_rows
-        buf.append({c: _numpy(table.column(c)) for c in COLUMNS})
+        buf.append({c: column_to_numpy(table.column(c)) for c in COLUMNS})
         while sum(len(b["step"]) for b in buf) >= window:
             merged = {c: np.concatenate([b[c] for b in buf]) for c in COLUMNS}
             yield t_w, {c: v[:window] for c, v in merged.items()}
             buf, t_w = [{c: v[window:] for c, v in merged.items()}], t_w + window
-
-
-def _numpy(col) -> np.ndarray:
-    arr = col.combine_chunks()
-    if hasattr(arr.type, "list_size"):
-        return arr.flatten().to_numpy().reshape(len(arr), arr.type.list_size)
-    return arr.to_numpy()
 
 
 def analyse_window(trial_id: str, t_w: int, w: dict, *, levy_samples: int, seed: int) -> dict[str, list]:
