@@ -10,11 +10,16 @@ def analyse_experiment(experiment: Path, *, window: int, address: str | None = N
     """Analyse every trial of the experiment in Ray tasks; write analysis/*.parquet; return summary rows."""
     import ray
 
-    if not ray.is_initialized():
+    started = not ray.is_initialized()  # reuse the orchestrator's Ray instance; else start (and stop) one
+    if started:
         ray.init(address=address, include_dashboard=False, log_to_driver=False) if address is None else \
             ray.init(address=address, log_to_driver=False)
-    task = ray.remote(num_cpus=1)(analyse_trial)
-    trials = sorted(p for p in (Path(experiment) / "trials").iterdir() if p.is_dir())
-    results = ray.get([task.remote(t, window=window) for t in trials])
+    try:
+        task = ray.remote(num_cpus=1)(analyse_trial)
+        trials = sorted(p for p in (Path(experiment) / "trials").iterdir() if p.is_dir())
+        results = ray.get([task.remote(t, window=window) for t in trials])
+    finally:
+        if started:
+            ray.shutdown()
     write_tables(experiment, results)
     return [row for res in results for row in res["summary"]]

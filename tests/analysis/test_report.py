@@ -62,3 +62,10 @@ def test_cli_writes_every_table_and_fails_only_when_nothing_is_analysed(experime
     assert main(["--experiment", str(experiment), "--window", "100"]) == 1  # no complete window anywhere
     assert main(["--experiment", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_cli_stops_the_ray_instance_it_started(experiment):
+    import ray
+
+    assert main(["--experiment", str(experiment), "--window", "20"]) == 0
+    assert not ray.is_initialized()
