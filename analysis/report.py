@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.compare import comparison_tables
 from analysis.exponents import fit_exponents
 from analysis.fluctuations import loss_fluctuations
 from analysis.fractal import contour_scaling, mean_squared_loss, pairwise_sq_distances
@@ -129,7 +130,23 @@ def write_tables(experiment: Path, results: list[dict]) -> Path:
         frame.write_parquet(folder / f"{table}.parquet")
         if table == "summary":
             frame.write_csv(folder / "summary.csv")
+            for name, comparison in comparison_tables(frame).items():
+                comparison.write_parquet(folder / f"{name}.parquet")
+                comparison.write_csv(folder / f"{name}.csv")
     return folder
+
+
+def print_comparison(experiment: Path, name: str = "compare_depth_shortcut_batch") -> None:
+    """Print one comparison table (default: the paper's Fig. 3 question) readably."""
+    import polars as pl
+
+    path = Path(experiment) / "analysis" / f"{name}.parquet"
+    table = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+    if table.is_empty():
+        return
+    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=200, float_precision=3, tbl_hide_dataframe_shape=True):
+        print(f"{name} (mean and std over seeds; all comparison tables in {path.parent}):")
+        print(table.drop([c for c in table.columns if c.endswith("_std") and table[c].null_count() == table.height]))
 
 
 def main(argv=None) -> int:
@@ -149,6 +166,7 @@ def main(argv=None) -> int:
 
     summary = analyse_experiment(experiment, window=a.window, address=a.address)
     ok = sum(r["analysis_status"] == "ok" for r in summary)
+    print_comparison(experiment)
     print(f"analysed {ok}/{len(summary)} trials -> {experiment / 'analysis'}")
     return 0 if ok else 1
 

@@ -72,6 +72,7 @@ def analyse_and_print(experiment: Path, trial_ids: list[str], *, window: int, ad
     import polars as pl
 
     from analysis.distributed import analyse_experiment
+    from analysis.report import print_comparison
 
     summary = {r["trial_id"]: r for r in analyse_experiment(experiment, window=window, address=address)}
     table = pl.read_parquet(experiment / "analysis" / "exponents.parquet") if summary else None
@@ -82,4 +83,6 @@ def analyse_and_print(experiment: Path, trial_ids: list[str], *, window: int, ad
         status = summary.get(trial_id, {}).get("analysis_status", "not analysed")
         rows[trial_id] = mine if mine or status == "ok" else status
     print_exponents(rows, window=window)
-    print(f"analysis tables (msd, exponents, levy, fractal, loss_fluctuations, summary): {experiment / 'analysis'}")
+    print_comparison(experiment)
+    print(f"analysis tables (msd, exponents, levy, fractal, loss_fluctuations, summary, compare_*): "
+          f"{experiment / 'analysis'}")

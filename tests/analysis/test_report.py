@@ -69,3 +69,13 @@ def test_the_cli_stops_the_ray_instance_it_started(experiment):
 
     assert main(["--experiment", str(experiment), "--window", "20"]) == 0
     assert not ray.is_initialized()
+
+
+def test_comparison_tables_are_written_from_the_summary(experiment):
+    assert main(["--experiment", str(experiment), "--window", "20"]) == 0
+    table = pl.read_parquet(experiment / "analysis" / "compare_depth_shortcut_batch.parquet")
+    summary = pl.read_parquet(experiment / "analysis" / "summary.parquet")
+    assert table.height == 2 and sorted(table["shortcut"]) == [False, True] and set(table["n"]) == {1}
+    noshort = summary.filter(~pl.col("shortcut"))["first_alpha_above"][0]
+    assert table.filter(~pl.col("shortcut"))["first_alpha_above_mean"][0] == noshort
+    assert (experiment / "analysis" / "compare_levy.csv").exists()
