@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import io
 import json
-import os
 import platform
 import socket
 import subprocess
