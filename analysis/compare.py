@@ -27,7 +27,7 @@ def comparison_tables(summary: pl.DataFrame) -> dict[str, pl.DataFrame]:
     if summary.is_empty():
         return {name: pl.DataFrame() for name in VIEWS}
     frame = summary.with_columns(
-        pl.col("arch").str.extract(r"resnet(\d+)").cast(pl.Int64).alias("depth"))
+        pl.col("arch").cast(pl.Utf8).str.extract(r"resnet(\d+)").cast(pl.Int64).alias("depth"))
     return {name: _aggregate(frame, order, values) for name, (order, values) in VIEWS.items()}
 
 

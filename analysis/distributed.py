@@ -1,25 +1,26 @@
-"""The one place where the analysis meets Ray: one remote task per trial, tables written by the driver."""
+"""The one place where the analysis meets Ray: each call becomes a remote task (one CPU each)."""
 from __future__ import annotations
 
-from pathlib import Path
 
-from analysis.report import analyse_trial, write_tables
+def run_tasks(fn, calls: list[tuple], *, address: str | None = None, num_cpus: int | None = None) -> list:
+    """fn(*args) for every args in calls, as Ray tasks; results in order.
 
-
-def analyse_experiment(experiment: Path, *, window: int, address: str | None = None) -> list[dict]:
-    """Analyse every trial of the experiment in Ray tasks; write analysis/*.parquet; return summary rows."""
+    Reuses a Ray instance that is already running (the orchestrator's); otherwise connects to
+    `address`, or starts a local one (num_cpus: its size, default all cores) and stops it afterwards.
+    """
+    if not calls:
+        return []
     import ray
 
-    started = not ray.is_initialized()  # reuse the orchestrator's Ray instance; else start (and stop) one
+    started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False) if address is None else \
+        if address is None:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        else:
             ray.init(address=address, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1)(analyse_trial)
-        trials = sorted(p for p in (Path(experiment) / "trials").iterdir() if p.is_dir())
-        results = ray.get([task.remote(t, window=window) for t in trials])
+        task = ray.remote(num_cpus=1)(fn)
+        return ray.get([task.remote(*args) for args in calls])
     finally:
         if started:
             ray.shutdown()
-    write_tables(experiment, results)
-    return [row for res in results for row in res["summary"]]

@@ -1,174 +1,175 @@
-"""Per-trial analysis of an experiment folder into the DESIGN.md tables (msd, exponents, levy, fractal,
-loss_fluctuations, summary), one Ray task per trial (see analysis/distributed.py).
+"""Analyse an experiment into the DESIGN.md tables and the dashboard; one Ray task per trial.
 
-    python -m analysis.report --experiment runs/demo [--window 500] [--address auto]
+    python -m analysis.report --experiment PATH|URI [--window T] [--t-w 0,5000] [--force] [--address auto]
 
-Each trial is read window by window from its shards, so a task holds one window at a time. A trial
-that cannot be analysed (no shards, a corrupt or truncated shard, a gap) gets its reason in the
-summary table's `analysis_status`; the command fails only when no trial could be analysed.
+Each task streams its trial's shards window by window from storage (local or an object store) and writes
+its own table parts; the driver merges the parts into `analysis/<table>.parquet`, the comparison tables
+and `dashboard/`. A trial already analysed with the same settings from unchanged inputs is skipped
+unless --force. A trial that cannot be analysed (no shards, a corrupt or truncated shard, a gap) gets
+its reason in the summary's `analysis_status`; the command fails only when no trial could be analysed.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from analysis.compare import comparison_tables
-from analysis.exponents import fit_exponents
-from analysis.fluctuations import loss_fluctuations
-from analysis.fractal import contour_scaling, mean_squared_loss, pairwise_sq_distances
-from analysis.levy import fit_stable
-from analysis.msd import time_averaged_msd
-from workers.shards import column_to_numpy, list_shards, read_shard
+from analysis.tables import PARTS, manifest, merge_parts, read_part, up_to_date, write_parts
+from analysis.trial import analyse_trial
+from workers.storage import Folder, is_uri
 
-COLUMNS = ["step", "loss", "step_norm", "sketch", "grad_sample"]
-TABLES = ("msd", "exponents", "levy", "fractal", "loss_fluctuations")
-AXES = ("arch", "dataset", "loss", "batch_size", "lr", "seed")
+TRIAL_FILES = ("config.json", "status.json", "epochs.parquet", "hessian.parquet", "landscape.parquet")
 
 
-def windows(trajectory: Path, window: int):
-    """Yield (t_w, columns) for consecutive complete windows, reading one shard at a time."""
-    buf, expected, t_w = [], 0, 0
-    for first, path in list_shards(trajectory):
-        if first != expected:
-            raise ValueError(f"{path}: starts at step {first}, expected {expected}: a shard is missing")
-        table = read_shard(path, COLUMNS)
-        expected = first + table.num_rows
-        buf.append({c: column_to_numpy(table.column(c)) for c in COLUMNS})
-        while sum(len(b["step"]) for b in buf) >= window:
-            merged = {c: np.concatenate([b[c] for b in buf]) for c in COLUMNS}
-            yield t_w, {c: v[:window] for c, v in merged.items()}
-            buf, t_w = [{c: v[window:] for c, v in merged.items()}], t_w + window
+@dataclass
+class Report:
+    """What one analysis run did: trial ids analysed now, found up to date, and the summary rows."""
+    location: str
+    analysed: list[str] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+    summary: list[dict] = field(default_factory=list)
+    dashboard: str = ""
+
+    @property
+    def ok(self) -> int:
+        return sum(r.get("analysis_status") == "ok" for r in self.summary)
 
 
-def analyse_window(trial_id: str, t_w: int, w: dict, *, levy_samples: int, seed: int) -> dict[str, list]:
-    T = len(w["step"])
-    if not (np.isfinite(w["loss"]).all() and np.isfinite(w["sketch"]).all()):
-        raise ValueError(f"window t_w={t_w} holds non-finite values (a diverged trial)")
-    key = {"trial_id": trial_id, "t_w": t_w, "T": T}
-    msd = time_averaged_msd(w["sketch"])
-    fit = fit_exponents(np.arange(1, T), msd[1:])
-    grads = w["grad_sample"].ravel()
-    grads = np.random.default_rng(seed + t_w).choice(grads, min(levy_samples, grads.size), replace=False)
-    levy = fit_stable(grads)
-    sq = pairwise_sq_distances(w["sketch"])
-    contour = contour_scaling(w["sketch"], w["step_norm"], sq_dist=sq)
-    msl = mean_squared_loss(w["sketch"], w["loss"], sq_dist=sq)
-    return {
-        "msd": [{**key, "lag": lag, "msd": float(v)} for lag, v in enumerate(msd) if lag],
-        "exponents": [{**key, **{k: getattr(fit, k) for k in ("tau0", "alpha_below", "alpha_above",
-                                                             "alpha_single", "rmse_single", "regime")}}],
-        "levy": [{**key, **{k: getattr(levy, k) for k in ("alpha", "beta", "scale", "loc", "alpha_lo", "alpha_hi",
-                                                         "n", "loglik_stable", "loglik_normal", "llr", "vuong_p")}}],
-        "fractal": [{**key, "d_f_short": contour.d_f_short, "d_f_long": contour.d_f_long,
-                     "crossover_length": contour.crossover_length, "msl_exponent": msl.msl_exponent}],
-    }
+def analyse_and_store(location: str, trial_id: str, settings: dict) -> dict:
+    """The body of one task: analyse a trial, write its parts, return its summary row."""
+    experiment = Folder(location)
+    trial = experiment / f"trials/{trial_id}"
+    done = manifest(trial, settings)  # taken before reading: a shard added meanwhile triggers a re-run
+    out = analyse_trial(trial, **settings)
+    write_parts(experiment, trial_id, out, done)
+    return out["summary"][0]
 
 
-def analyse_trial(trial_dir: Path, *, window: int, levy_samples: int = 5000, seed: int = 0) -> dict:
-    """Every table's rows for one trial, plus its summary row; never raises for a bad trial."""
-    trial_dir = Path(trial_dir)
-    config = _json(trial_dir / "config.json")
-    trial_id = config.get("trial_id", trial_dir.name)
-    out = {t: [] for t in TABLES}
-    losses, status = [], "ok"
-    try:
-        for t_w, w in windows(trial_dir / "trajectory", window):
-            for table, rows in analyse_window(trial_id, t_w, w, levy_samples=levy_samples, seed=seed).items():
-                out[table].extend(rows)
-            losses.append(w["loss"])
-        if not out["exponents"]:
-            status = f"no complete window of {window} steps"
-    except (ValueError, OSError) as e:
-        status = f"stopped: {e}"
-    if losses:
-        loss = np.concatenate(losses)
-        fl = loss_fluctuations(loss, window=min(100, len(loss)))  # the paper's 100-step moving variance
-        out["loss_fluctuations"] = [{"trial_id": trial_id, "step": int(s), "abs_dloss": float(a),
-                                     "moving_var": float(v)} for s, a, v in zip(fl.step, fl.abs_dloss, fl.moving_var)]
-    out["summary"] = [summary_row(trial_dir, config, out, status)]
-    return out
+def trial_ids(experiment: Folder) -> list[str]:
+    return [n for n in experiment.listdir("trials") if not n.startswith(".")]
 
 
-def summary_row(trial_dir: Path, config: dict, out: dict, status: str) -> dict:
-    cfg, state = config.get("config", {}), _json(trial_dir / "status.json")
-    ex, lv, fr = out["exponents"], out["levy"], out["fractal"]
-    regime2 = [r["t_w"] for r in ex if r["regime"] == 2]
-    first_last = lambda rows, key: (rows[0][key], rows[-1][key]) if rows else (np.nan, np.nan)
-    row = {"trial_id": config.get("trial_id", trial_dir.name), **{a: cfg.get(a) for a in AXES},
-           "shortcut": not str(cfg.get("arch", "")).endswith("-noshort"), "state": state.get("state", "unknown"),
-           "steps": state.get("steps", 0), "train_accuracy": state.get("train_accuracy", np.nan),
-           "test_accuracy": state.get("test_accuracy", np.nan), "windows": len(ex),
-           "t_c": regime2[0] if regime2 else np.nan, "analysis_status": status}
-    for key in ("alpha_above", "alpha_below", "alpha_single", "tau0"):
-        row[f"first_{key}"], row[f"last_{key}"] = first_last(ex, key)
-    row["first_levy_alpha"], row["last_levy_alpha"] = first_last(lv, "alpha")
-    row["first_d_f_long"], row["last_d_f_long"] = first_last(fr, "d_f_long")
-    row["first_msl_exponent"], row["last_msl_exponent"] = first_last(fr, "msl_exponent")
-    return row
+def report(location: str | Path, *, window: int, t_w: list[int] | None = None, force: bool = False,
+           address: str | None = None, levy_samples: int = 5000, dashboard: bool = True) -> Report:
+    """Analyse what is new or changed, merge every table, write the comparison tables and the dashboard."""
+    from analysis.distributed import run_tasks
+
+    experiment = Folder(location)
+    settings = {"window": window, "t_w": t_w, "levy_samples": levy_samples, "seed": 0}
+    ids = trial_ids(experiment)
+    result = Report(experiment.location)
+    todo = [i for i in ids if force or not up_to_date(experiment, i, settings)]
+    result.up_to_date = [i for i in ids if i not in todo]
+    result.analysed = todo
+    run_tasks(analyse_and_store, [(experiment.location, i, settings) for i in todo], address=address)
+    with tempfile.TemporaryDirectory(prefix="report-") as tmp:
+        local = experiment.location if not is_uri(experiment.location) else tmp
+        write_tables(experiment, ids, Path(local))
+        if dashboard:
+            result.dashboard = _dashboard(experiment, ids, Path(local))
+        if is_uri(experiment.location):
+            _upload(Path(tmp), experiment)
+    for i in ids:
+        part = read_part(experiment, i, "summary")
+        result.summary += part.to_pylist() if part is not None else []
+    return result
 
 
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def write_tables(experiment: Path, results: list[dict]) -> Path:
-    """Concatenate per-trial rows into analysis/<table>.parquet (and summary.csv); returns the folder."""
+def write_tables(experiment: Folder, ids: list[str], local: Path) -> Path:
+    """Merge the parts into local/analysis/*.parquet, summary.csv and the compare_* tables."""
     import polars as pl
 
-    folder = Path(experiment) / "analysis"
-    folder.mkdir(parents=True, exist_ok=True)
-    for table in (*TABLES, "summary"):
-        rows = [r for res in results for r in res[table]]
-        frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
-        frame.write_parquet(folder / f"{table}.parquet")
-        if table == "summary":
-            frame.write_csv(folder / "summary.csv")
-            for name, comparison in comparison_tables(frame).items():
-                comparison.write_parquet(folder / f"{name}.parquet")
-                comparison.write_csv(folder / f"{name}.csv")
+    folder = local / "analysis"
+    merge_parts(experiment, ids, folder)
+    summary = pl.read_parquet(folder / "summary.parquet")
+    summary.write_csv(folder / "summary.csv")
+    for name, table in comparison_tables(summary).items():
+        table.write_parquet(folder / f"{name}.parquet")
+        table.write_csv(folder / f"{name}.csv")
     return folder
 
 
-def print_comparison(experiment: Path, name: str = "compare_depth_shortcut_batch") -> None:
+def _dashboard(experiment: Folder, ids: list[str], local: Path) -> str:
+    from analysis.dashboard import build_dashboard
+
+    if is_uri(experiment.location):  # the dashboard reads a local mirror of the trials' small files
+        for i in ids:
+            for name in TRIAL_FILES:
+                experiment.get(f"trials/{i}/{name}", local / "trials" / i / name)
+    index = build_dashboard(local)
+    return f"{experiment.location}/{index.relative_to(local).as_posix()}"
+
+
+def _upload(local: Path, experiment: Folder) -> None:
+    for sub in ("analysis", "dashboard"):
+        for path in sorted((local / sub).rglob("*")):
+            if path.is_file():
+                experiment.put(path, path.relative_to(local).as_posix())
+
+
+def print_comparison(experiment: Folder | str | Path, name: str = "compare_depth_shortcut_batch") -> None:
     """Print one comparison table (default: the paper's Fig. 3 question) readably."""
     import polars as pl
 
-    path = Path(experiment) / "analysis" / f"{name}.parquet"
-    table = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+    experiment = experiment if isinstance(experiment, Folder) else Folder(experiment)
+    data = experiment.read_bytes(f"analysis/{name}.parquet")
+    table = pl.read_parquet(data) if data else pl.DataFrame()
     if table.is_empty():
         return
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=200, float_precision=3, tbl_hide_dataframe_shape=True):
-        print(f"{name} (mean and std over seeds; all comparison tables in {path.parent}):")
+        print(f"{name} (mean and std over seeds; all comparison tables in {experiment.location}/analysis):")
         print(table.drop([c for c in table.columns if c.endswith("_std") and table[c].null_count() == table.height]))
+
+
+def parse_t_w(text: str | None) -> list[int] | None:
+    """'0,5000,10000' -> [0, 5000, 10000]; raises ValueError naming the bad entry."""
+    if text is None:
+        return None
+    values = []
+    for item in text.split(","):
+        if not item.strip().isdigit():
+            raise ValueError(f"--t-w: {item.strip()!r} is not a step >= 0; give a comma-separated list "
+                             f"such as 0,5000,10000")
+        values.append(int(item))
+    return sorted(set(values))
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n")[0])
-    p.add_argument("--experiment", required=True, help="experiment folder (holds trials/)")
+    p.add_argument("--experiment", required=True, help="experiment folder or URI (holds trials/)")
     p.add_argument("--window", type=int, default=1000, help="window length T in steps (DESIGN.md default 1000)")
+    p.add_argument("--t-w", help="window starts, comma-separated (default 0, T, 2T, ...)")
+    p.add_argument("--force", action="store_true", help="re-analyse trials that are up to date")
     p.add_argument("--address", help="Ray cluster to use (default: a local one)")
+    p.add_argument("--no-dashboard", action="store_true", help="write the tables only")
     a = p.parse_args(argv)
-    experiment = Path(a.experiment)
-    if not (experiment / "trials").is_dir():
-        print(f"error: --experiment: {experiment}/trials does not exist; pass an experiment folder", file=sys.stderr)
+    try:
+        t_w = parse_t_w(a.t_w)
+        experiment = Folder(a.experiment)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not experiment.exists("trials"):
+        print(f"error: --experiment: {experiment.location}/trials does not exist; pass an experiment folder",
+              file=sys.stderr)
         return 2
     if a.window < 4:
         print(f"error: --window: {a.window} must be >= 4 steps", file=sys.stderr)
         return 2
-    from analysis.distributed import analyse_experiment
-
-    summary = analyse_experiment(experiment, window=a.window, address=a.address)
-    ok = sum(r["analysis_status"] == "ok" for r in summary)
+    result = report(experiment.location, window=a.window, t_w=t_w, force=a.force, address=a.address,
+                    dashboard=not a.no_dashboard)
     print_comparison(experiment)
-    print(f"analysed {ok}/{len(summary)} trials -> {experiment / 'analysis'}")
-    return 0 if ok else 1
+    print(f"analysed {len(result.analysed)} trials, {len(result.up_to_date)} up to date (--force redoes them); "
+          f"{result.ok}/{len(result.summary)} ok -> {experiment.location}/analysis")
+    for row in result.summary:
+        if row.get("analysis_status") != "ok":
+            print(f"  {row['trial_id']}: {row.get('analysis_status')}")
+    if result.dashboard:
+        print(f"dashboard: {result.dashboard}")
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

@@ -163,13 +163,9 @@ def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder, 
     for trial_id, state in states.items():
         print(f"  {state:>9s}  {trial_id}")
     if not args.skip_analysis:
-        from orchestrator.summary import analyse_and_print, print_summary
+        from orchestrator.summary import analyse_and_print
 
-        if is_uri(experiment.location):  # the Ray analysis reads local (or mounted) experiment folders for now
-            print_summary(experiment, list(states), window=spec.analysis["window"])
-        else:
-            analyse_and_print(Path(experiment.location), list(states), window=spec.analysis["window"],
-                              address=args.address)
+        analyse_and_print(experiment, list(states), window=spec.analysis["window"], address=args.address)
     bad = [i for i, s in states.items() if s not in FINISHED]
     print(f"{len(states) - len(bad)}/{len(states)} trials finished in {elapsed:.0f} s; "
           f"experiment folder: {experiment.location}")

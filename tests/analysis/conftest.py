@@ -42,11 +42,11 @@ def brownian(n_steps: int, k: int, rng: np.random.Generator, *, diffusion: float
     return np.vstack([np.zeros((1, k)), np.cumsum(steps, axis=0)])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_fbm():
     return fbm
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_brownian():
     return brownian

@@ -5,7 +5,8 @@ import pytest
 
 from analysis.exponents import fit_exponents
 from analysis.msd import time_averaged_msd
-from analysis.report import analyse_trial, main
+from analysis.report import main
+from analysis.trial import analyse_trial
 from workers.config import TrialConfig
 from workers.shards import read_trajectory
 from workers.train import run_trial
@@ -51,6 +52,15 @@ def test_a_truncated_shard_is_reported_and_earlier_windows_kept(experiment, tmp_
     out = analyse_trial(trial, window=20)
     assert [r["t_w"] for r in out["exponents"]] == [0]
     assert "truncated or corrupt" in out["summary"][0]["analysis_status"]
+
+
+def test_a_diverged_trial_keeps_its_windows_before_the_first_non_finite_step(tmp_path):
+    cfg = TrialConfig(**{**BASE, "arch": "resnet14-noshort", "lr": 1e10, "shard_steps": 2, "steps": 200})
+    assert run_trial(cfg, tmp_path)["state"] == "diverged"
+    out = analyse_trial(tmp_path, window=4)
+    summary = out["summary"][0]
+    assert summary["state"] == "diverged" and "non-finite" in summary["analysis_status"]
+    assert summary["windows"] == len(out["exponents"]) and all(np.isfinite(r["msd"]) for r in out["msd"])
 
 
 def test_cli_writes_every_table_and_fails_only_when_nothing_is_analysed(experiment, tmp_path, capsys):
