@@ -6,12 +6,10 @@ import shutil
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from scipy.stats import levy_stable
 
 from analysis.report import main, parse_t_w, report
+from analysis.synthetic import write_contract_trial
 from analysis.trial import analyse_trial, windows
 from workers.shards import SHARD_RE
 
@@ -19,37 +17,12 @@ T, K, M, SHARD = 256, 48, 24, 128
 TRIALS = {"fast": (0.75, 0.35, 1.5), "slow": (0.3, 0.3, 1.8)}  # H of window 1, H of window 2, stable alpha
 
 
-def write_contract_trial(folder, hursts, stable_alpha, *, seed, make_fbm):
-    """Shards written with plain pyarrow from DESIGN.md's contract: other software's experiment."""
-    rng = np.random.default_rng(seed)
-    pos, end = [], np.zeros(K)
-    for h in hursts:
-        pos.append(end + make_fbm(T, K, h, rng))
-        end = pos[-1][-1]
-    sketch = np.vstack(pos)
-    n = len(sketch)
-    step_norm = np.r_[0.0, np.linalg.norm(np.diff(sketch, axis=0), axis=1)]
-    grads = levy_stable.rvs(stable_alpha, 0.0, scale=1e-3, size=(n, M), random_state=seed).astype(np.float32)
-    loss = 2.0 / (1 + np.arange(n) / 50) + 0.01 * rng.random(n)
-    folder.mkdir(parents=True)
-    for first in range(0, n, SHARD):
-        rows = slice(first, first + SHARD)
-        table = pa.table({
-            "step": pa.array(np.arange(n)[rows], pa.int64()), "epoch": pa.array(np.zeros(SHARD, np.int32)),
-            "loss": loss[rows], "accuracy": pa.array(np.ones(SHARD, np.float32)), "lr": np.full(SHARD, 0.1),
-            "grad_norm": np.ones(SHARD), "step_norm": step_norm[rows],
-            "sketch": pa.FixedSizeListArray.from_arrays(pa.array(sketch[rows].astype(np.float32).ravel()), K),
-            "grad_sample": pa.FixedSizeListArray.from_arrays(pa.array(grads[rows].ravel()), M)})
-        meta = {"schema_version": "1", "trial_id": folder.parent.name, "num_params": str(K),
-                "sketch_kind": "exact", "sketch_dim": str(K), "sketch_seed": "0", "grad_sample_seed": "0"}
-        pq.write_table(table.replace_schema_metadata(meta), folder / f"part-{first:09d}.parquet")
-
-
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory, make_fbm):
+def experiment(tmp_path_factory):
     root = tmp_path_factory.mktemp("contract")
     for seed, (name, (h1, h2, a)) in enumerate(TRIALS.items()):
-        write_contract_trial(root / "trials" / name / "trajectory", (h1, h2), a, seed=seed, make_fbm=make_fbm)
+        write_contract_trial(root / "trials" / name / "trajectory", (h1, h2), a, window=T, dim=K,
+                             grad_sample=M, shard_steps=SHARD, seed=seed)
     return root
 
 
