@@ -133,3 +133,19 @@ def test_windows_give_exact_steps_from_any_starts(experiment):
     losses = []
     assert len(list(windows(iter(shards), window=100, losses=losses))) == 5
     assert len(np.concatenate(losses)) == 2 * T
+
+
+def test_windows_hold_about_one_window_and_one_shard(tmp_path):
+    import tracemalloc
+
+    write_contract_trial(tmp_path / "long" / "trajectory", [0.5] * 16, 1.5, window=256, dim=K, grad_sample=M,
+                         shard_steps=SHARD, seed=3)  # 4,096 steps in 32 shards
+    shards = sorted((int(SHARD_RE.match(p.name).group(1)), p) for p in (tmp_path / "long" / "trajectory").iterdir())
+    row_bytes = 4 * (K + M) + 3 * 8  # sketch, grad_sample (float32); step, loss, step_norm
+    next(windows(iter(shards), window=64))  # first-use imports and caches, outside the measurement
+    tracemalloc.start()
+    count = sum(1 for _ in windows(iter(shards), window=64, losses=[]))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 4096 // 64
+    assert peak < 4 * (64 + SHARD) * row_bytes + 8 * 4096, peak  # not the 4,096-row trajectory (1.3 MB)
