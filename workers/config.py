@@ -50,6 +50,11 @@ class TrialConfig:
     # evaluation
     eval_every: int = 1             # epochs between train/test evaluations; 0 = never
     eval_samples: int = 0           # examples per split in an evaluation; 0 = the whole split
+    # Hessian probes (Fig. 7)
+    hessian_every: int = 0          # epochs between top-k Hessian eigenvalue probes (and one at step 0); 0 = never
+    hessian_k: int = 20             # eigenvalues per probe (the authors: 20)
+    hessian_batch: int = 128        # examples in the fixed probe batch (the authors: one batch of 128)
+    hessian_smallest: bool = False  # also the smallest eigenvalue (a second, shifted Lanczos run)
     device: str = "auto"            # auto | cpu | cuda | cuda:<n>
 
     def __post_init__(self):
@@ -61,10 +66,10 @@ class TrialConfig:
         _choice("sketch_kind", self.sketch_kind, SKETCH_KINDS)
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             raise ValueError(f"device: {self.device!r} is not allowed; use one of {', '.join(DEVICES)} or cuda:<n>")
-        for name in ("batch_size", "sketch_dim", "grad_sample", "shard_steps"):
+        for name in ("batch_size", "sketch_dim", "grad_sample", "shard_steps", "hessian_k", "hessian_batch"):
             _positive(name, getattr(self, name))
         _positive("lr", self.lr)
-        for name in ("epochs", "steps", "eval_every", "eval_samples", "crop_pad", "seed"):
+        for name in ("epochs", "steps", "eval_every", "eval_samples", "crop_pad", "seed", "hessian_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: {getattr(self, name)!r} is negative; use a value >= 0")
         if self.epochs == 0 and self.steps == 0:

@@ -28,6 +28,7 @@ from workers.config import TrialConfig
 from workers.data import EpochPlan, augment, load_dataset
 from workers.datafiles import steps_per_epoch
 from workers.losses import make_loss
+from workers.hessian import hessian_eigenvalues, probe_rows
 from workers.models import build_model, num_params
 from workers.recorder import TrajectoryRecorder
 from workers.shards import SCHEMA_VERSION, SHARD_RE, atomic_write, list_shards, write_json
@@ -35,8 +36,9 @@ from workers.storage import Folder
 from workers.sketch import make_sketch, sample_coordinates
 
 CHECK_EVERY = 50  # steps between divergence checks (each check synchronises an accelerator)
-MIRRORED = ("config.json", "status.json", "epochs.parquet", "checkpoint/state.pt")  # fetched on a new node
+MIRRORED = ("config.json", "status.json", "epochs.parquet", "hessian.parquet", "checkpoint/state.pt")  # fetched on a new node
 PLACEMENT_FIELDS = ("data_root", "download", "device")  # where a trial runs, not what it computes
+DEFAULTS = TrialConfig().to_dict()  # a field missing from an older config.json had its default
 
 
 def flat_params(params: list[torch.Tensor]) -> torch.Tensor:
@@ -92,7 +94,7 @@ class Trial:
             raise ValueError(f"batch_size: {cfg.batch_size} exceeds the {len(self.data.train)} training "
                              f"examples with drop_last=true; use a smaller batch or drop_last=false")
         self.total = cfg.steps or cfg.epochs * self.spe
-        self.step, self.epoch_rows = 0, []
+        self.step, self.epoch_rows, self.hessian_rows = 0, [], []
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)  # any non-finite loss yet
         self.recorder = self._make_recorder() if cfg.record else None
 
@@ -123,7 +125,8 @@ class Trial:
         cfg_path, status_path = self.dir / "config.json", self.dir / "status.json"
         if cfg_path.exists():
             old, new = json.loads(cfg_path.read_text())["config"], self.cfg.to_dict()
-            diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in PLACEMENT_FIELDS)
+            diff = sorted(k for k in old.keys() | new.keys()
+                          if old.get(k, DEFAULTS.get(k)) != new.get(k) and k not in PLACEMENT_FIELDS)
             if diff:
                 raise ValueError(f"{self.dir}: holds a trial with a different config (fields {diff}); "
                                  f"use another folder or remove this one")
@@ -146,6 +149,7 @@ class Trial:
             self.opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["torch_rng"].cpu())
             self.step, self.epoch_rows = state["step"], state["epochs"]
+            self.hessian_rows = state.get("hessian", [])
             if self.recorder:
                 self.recorder.load_state_dict(state["recorder"])
         for first, path in list_shards(self.dir / "trajectory"):  # rows after the checkpoint are redone
@@ -160,7 +164,7 @@ class Trial:
 
     def _checkpoint(self) -> None:
         state = {"step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                 "torch_rng": torch.get_rng_state(), "epochs": self.epoch_rows,
+                 "torch_rng": torch.get_rng_state(), "epochs": self.epoch_rows, "hessian": self.hessian_rows,
                  "recorder": self.recorder.state_dict() if self.recorder else {}}
         (self.dir / "checkpoint").mkdir(exist_ok=True)
         buf = io.BytesIO()
@@ -202,6 +206,8 @@ class Trial:
 
     def _train(self) -> dict:
         self.model.train()
+        if self.step == 0 and self.cfg.hessian_every:
+            self._hessian_probe()
         while self.step < self.total:
             epoch, i = divmod(self.step, self.spe)
             plan = EpochPlan.make(len(self.data.train), seed=self.cfg.seed, epoch=epoch, pad=self.cfg.crop_pad)
@@ -280,6 +286,21 @@ class Trial:
             table = pa.Table.from_pylist(self.epoch_rows)
             atomic_write(self.dir / "epochs.parquet", lambda f: pq.write_table(table, f, compression="zstd"))
             self._sync("epochs.parquet")
+        every = self.cfg.hessian_every
+        if every and ((epoch + 1) % every == 0 or self.step == self.total):
+            self._hessian_probe()
+
+    def _hessian_probe(self) -> None:
+        """Top-k eigenvalues of the training-loss Hessian at w(step) on the fixed probe batch."""
+        cfg, train = self.cfg, self.data.train
+        g = torch.Generator().manual_seed(cfg.seed)
+        idx = torch.randperm(len(train), generator=g)[:cfg.hessian_batch].to(self.device)
+        eig = hessian_eigenvalues(self.model, self.loss_fn, train.x[idx], train.y[idx], k=cfg.hessian_k,
+                                  smallest=cfg.hessian_smallest, seed=cfg.seed)
+        self.hessian_rows += probe_rows(self.step, eig)
+        table = pa.Table.from_pylist(self.hessian_rows)
+        atomic_write(self.dir / "hessian.parquet", lambda f: pq.write_table(table, f, compression="zstd"))
+        self._sync("hessian.parquet")
 
     @torch.no_grad()
     def evaluate(self, split: str, chunk: int = 1024) -> tuple[float, float]:
