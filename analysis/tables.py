@@ -2,9 +2,9 @@
 
 Each trial's task writes `analysis/parts/<trial_id>/<table>.parquet` and, last, `manifest.json` with
 the analysis settings and a fingerprint of the trial's inputs (shard names, sizes and modification
-times; config.json and status.json). A trial whose manifest matches is up to date and is not analysed
-again. The driver then streams the parts of the current trials into `analysis/<table>.parquet`, one
-part at a time, so it never holds more than one trial's rows of one table.
+times; config.json, status.json, and the Hessian and landscape probes). A trial whose manifest matches
+is up to date and is not analysed again. The driver then streams the parts of the current trials into
+`analysis/<table>.parquet`, one part at a time, so it never holds more than one trial's rows of one table.
 """
 from __future__ import annotations
 
@@ -22,14 +22,15 @@ from workers.storage import Folder
 
 ANALYSIS_VERSION = 1  # bump when the analysis changes what it computes: every trial is recomputed
 PARTS = "analysis/parts"
+INPUTS = ("config.json", "status.json", "hessian.parquet", "landscape.parquet")  # besides the shards
 
 
 def fingerprint(trial: Folder) -> list:
     """What the analysis of a trial depends on: [name, size, mtime_ns] of its shards and JSON files."""
     infos = trial.fs.get_file_info(pafs.FileSelector(trial._path("trajectory"), allow_not_found=True))
-    infos += trial.fs.get_file_info([trial._path("config.json"), trial._path("status.json")])
+    infos += trial.fs.get_file_info([trial._path(n) for n in INPUTS])
     return sorted([i.base_name, i.size, i.mtime_ns] for i in infos
-                  if i.type == pafs.FileType.File and (SHARD_RE.match(i.base_name) or i.base_name.endswith(".json")))
+                  if i.type == pafs.FileType.File and (SHARD_RE.match(i.base_name) or i.base_name in INPUTS))
 
 
 def manifest(trial: Folder, settings: dict) -> dict:

@@ -166,8 +166,34 @@ def analyse_trial(trial: Folder | Path | str, *, window: int, t_w: list[int] | N
             fl = loss_fluctuations(loss, window=min(MOVING_VAR_WINDOW, len(loss)))
             out["loss_fluctuations"] = _rows({"trial_id": trial_id}, step=fl.step, abs_dloss=fl.abs_dloss,
                                              moving_var=fl.moving_var)
-    out["summary"] = [summary_row(trial_id, config, state, out, status)]
+    out["summary"] = [{**summary_row(trial_id, config, state, out, status), **probe_summary(trial)}]
     return out
+
+
+def probe_summary(trial: Folder) -> dict:
+    """Headline numbers of the trial's optional probes: the Hessian's top eigenvalue at the first and
+    last probe (Fig. 7), and the box-counting dimension of its 2D loss landscape (Fig. 1)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.landscape import box_counting_dimension
+
+    row = {"first_hessian_top": np.nan, "last_hessian_top": np.nan, "landscape_box_dim": np.nan}
+    data = trial.read_bytes("hessian.parquet")
+    if data:
+        h = pq.read_table(pa.BufferReader(data)).to_pydict()
+        tops = sorted((s, v) for s, r, v in zip(h["step"], h["rank"], h["eigenvalue"]) if r == 1)
+        if tops:
+            row["first_hessian_top"], row["last_hessian_top"] = tops[0][1], tops[-1][1]
+    data = trial.read_bytes("landscape.parquet")
+    if data:
+        loss = np.asarray(pq.read_table(pa.BufferReader(data), columns=["loss"]).column(0))
+        n = int(round(np.sqrt(loss.size)))
+        try:
+            row["landscape_box_dim"] = box_counting_dimension(loss.reshape(n, n))  # rows: y, columns: x
+        except ValueError:  # too few points for two box sizes
+            pass
+    return row
 
 
 def summary_row(trial_id: str, config: dict, state: dict, out: dict, status: str) -> dict:

@@ -96,7 +96,8 @@ def _stored_grid(experiment: Folder) -> GridSpec | None:
 
 def _check_same_grid(experiment: Folder, spec: GridSpec) -> None:
     stored = _stored_grid(experiment)
-    if stored is not None and stored.to_dict() != spec.to_dict():
+    trial_parts = lambda g: {k: v for k, v in g.to_dict().items() if k in ("axes", "fixed", "overrides", "exclude")}
+    if stored is not None and trial_parts(stored) != trial_parts(spec):  # analysis settings may change
         raise GridError(f"--name: experiment {experiment.location} was made by a different grid; use another "
                         f"--name or --resume to continue it with its own grid")
 
@@ -158,12 +159,27 @@ def run_grid(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder
                    max_failures=args.max_failures)
 
 
+def landscape_stage(args, spec: GridSpec, completed: list[TrialConfig], experiment: Folder) -> None:
+    """The 2D loss landscapes the grid's `landscape:` section asks for (only missing chunks are computed)."""
+    chosen, landscape = spec.landscape_trials(completed)
+    if not chosen:
+        return
+    from orchestrator.landscape import run_landscape
+
+    print(f"2D loss landscape, {landscape.n} x {landscape.n} points at the {landscape.at} weights, of "
+          f"{len(chosen)} trials")
+    run_landscape(experiment.location, [t.trial_id for t in chosen], landscape, address=args.address,
+                  gpus_per_task=args.gpus_per_trial)
+
+
 def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder, elapsed: float) -> int:
     states = {t.trial_id: trial_state(experiment, t) for t in trials}
     for trial_id, state in states.items():
         print(f"  {state:>9s}  {trial_id}")
     if not args.skip_analysis:
         from orchestrator.summary import analyse_and_print
+
+        landscape_stage(args, spec, [t for t in trials if states[t.trial_id] == "completed"], experiment)
 
         analyse_and_print(experiment, list(states), window=spec.analysis["window"], address=args.address)
     bad = [i for i, s in states.items() if s not in FINISHED]

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from workers.config import TrialConfig
+from workers.config import LandscapeSpec, TrialConfig
 
 PRESETS = Path(__file__).parent / "presets"
 AXES = ("arch", "shortcut", "dataset", "loss", "batch_size", "lr", "seed")
-SECTIONS = ("name", "description", "axes", "fixed", "overrides", "exclude", "analysis")
+SECTIONS = ("name", "description", "axes", "fixed", "overrides", "exclude", "analysis", "landscape")
 ANALYSIS = {"window": 1000}  # analysis settings and defaults: window length T in steps (DESIGN.md)
 FIELDS = {f.name for f in dataclasses.fields(TrialConfig)}
 
@@ -36,6 +36,15 @@ class GridSpec:
     exclude: list = field(default_factory=list)
     description: str = ""
     analysis: dict = field(default_factory=lambda: dict(ANALYSIS))
+    landscape: dict = field(default_factory=dict)  # {} = none; else {match: {axis: values}, LandscapeSpec fields}
+
+    def landscape_trials(self, trials: list[TrialConfig]) -> tuple[list[TrialConfig], LandscapeSpec | None]:
+        """The trials whose 2D loss landscape the grid asks for, and its settings."""
+        if not self.landscape:
+            return [], None
+        match = self.landscape.get("match") or {}
+        spec = LandscapeSpec(**{k: v for k, v in self.landscape.items() if k != "match"})
+        return [t for t in trials if _matches(t.to_dict(), match)], spec
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -87,7 +96,8 @@ def parse_grid(raw, *, default_name: str = "grid") -> GridSpec:
     for i, e in enumerate(exclude):
         _check_keys(e, set(AXES), f"exclude[{i}]")
     return GridSpec(str(raw.get("name") or default_name), axes, fixed, overrides, exclude,
-                    str(raw.get("description") or ""), _analysis(raw.get("analysis") or {}))
+                    str(raw.get("description") or ""), _analysis(raw.get("analysis") or {}),
+                    _landscape(raw.get("landscape") or {}))
 
 
 def _analysis(section) -> dict:
@@ -98,6 +108,21 @@ def _analysis(section) -> dict:
     if isinstance(window, bool) or not isinstance(window, int) or window < 4:
         raise GridError(f"analysis.window: {window!r} must be an integer number of steps >= 4 (3 lags)")
     return {**ANALYSIS, **section}
+
+
+def _landscape(section) -> dict:
+    allowed = {"match"} | {f.name for f in dataclasses.fields(LandscapeSpec)}
+    if not isinstance(section, dict):
+        raise GridError(f"landscape: {section!r} is not a mapping; allowed keys: {sorted(allowed)}")
+    _check_keys(section, allowed, "landscape")
+    if not isinstance(section.get("match") or {}, dict):
+        raise GridError("landscape.match: expected a mapping such as {seed: [0]}")
+    _check_keys(section.get("match") or {}, set(AXES), "landscape.match")
+    try:
+        LandscapeSpec(**{k: v for k, v in section.items() if k != "match"})
+    except (ValueError, TypeError) as e:
+        raise GridError(str(e)) from None
+    return dict(section)
 
 
 def _axes(axes, where: str) -> dict:

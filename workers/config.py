@@ -13,6 +13,7 @@ LOSSES = ("ce", "kl")
 INITS = ("pytorch", "authors")
 SKETCH_KINDS = ("countsketch", "exact")
 DEVICES = ("auto", "cpu", "cuda")
+LANDSCAPE_AT = ("final", "init")
 
 
 @dataclass(frozen=True)
@@ -128,3 +129,32 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 def _positive(name: str, value) -> None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: {value!r} must be a finite number > 0")
+
+
+@dataclass(frozen=True)
+class LandscapeSpec:
+    """The 2D loss landscape of a trial (workers/landscape.py): grid, data subset, directions' seed."""
+    n: int = 51                 # grid points per axis (the paper: 51)
+    span: float = 1.0           # the grid covers [-span, span]^2 in units of the filter-normalised directions
+    samples: int = 1000         # training examples the loss is averaged over (fixed: the first of a seeded permutation)
+    seed: int = 0               # seed of the two directions and of the example subset
+    chunk: int = 64             # grid points per task / file
+    at: str = "final"           # final (the trial's last checkpoint) | init (w(0), rebuilt from the seed)
+
+    def __post_init__(self):
+        for name in ("n", "samples", "chunk"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < (2 if name == "n" else 1):
+                raise ValueError(f"landscape.{name}: {getattr(self, name)!r} must be an integer >= "
+                                 f"{2 if name == 'n' else 1}")
+        if not (isinstance(self.span, (int, float)) and math.isfinite(self.span) and self.span > 0):
+            raise ValueError(f"landscape.span: {self.span!r} must be a finite number > 0")
+        if self.at not in LANDSCAPE_AT:
+            raise ValueError(f"landscape.at: {self.at!r} is not allowed; use one of {', '.join(LANDSCAPE_AT)}")
+
+    def grid(self) -> list[tuple[float, float]]:
+        """The n*n grid points (x, y), row-major (x varies fastest)."""
+        axis = [-self.span + 2 * self.span * i / (self.n - 1) for i in range(self.n)]
+        return [(x, y) for y in axis for x in axis]
+
+    def chunks(self) -> list[int]:
+        return list(range(0, self.n * self.n, self.chunk))
