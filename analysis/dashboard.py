@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from analysis import figures
@@ -31,7 +32,8 @@ TABLES = ("msd", "exponents", "levy", "fractal", "loss_fluctuations", "gradient_
 COMPARE = ("compare_depth_shortcut_batch", "compare_lr", "compare_dataset_loss", "compare_levy", "compare_fractal")
 INDEX_COLUMNS = ("state", "analysis_status", "message", "arch", "dataset", "loss", "batch_size", "lr", "seed",
                  "steps", "test_accuracy", "windows", "first_alpha_above", "first_alpha_below", "first_tau0",
-                 "last_alpha_single", "t_c", "first_levy_alpha", "last_levy_alpha", "last_d_f_long")
+                 "last_alpha_single", "t_c", "first_levy_alpha", "last_levy_alpha", "last_d_f_long",
+                 "last_hessian_top", "landscape_box_dim")
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ def trial_figures(trial: dict, tables: Tables, *, max_lags: int, max_steps: int)
         ("Mean squared loss vs distance (Fig. 6c)", figures.mean_squared_loss, rows("msl"), why("msl"), lags),
         ("Fractal dimension and MSL exponent", figures.fractal_vs_tw, rows("fractal"), why("fractal"), {}),
         ("Hessian eigenvalues", figures.hessian_spectrum, *files["hessian"], {}),
-        ("Loss landscape", figures.landscape, *files["landscape"], {}),
+        (_landscape_title(trial), figures.landscape, *files["landscape"], {}),
     ]
     out = []
     for title, make, frame, reason, options in plan:
@@ -232,6 +234,12 @@ def trial_figures(trial: dict, tables: Tables, *, max_lags: int, max_steps: int)
         except (ValueError, TypeError, KeyError, IndexError, pl.exceptions.PolarsError) as e:
             out.append((title, None, f"malformed rows: {type(e).__name__}: {e}"))
     return out
+
+
+def _landscape_title(trial: dict) -> str:
+    d = trial.get("landscape_box_dim")
+    shown = isinstance(d, (int, float)) and np.isfinite(d)
+    return "Loss landscape (Fig. 1)" + (f"; box-counting dimension D = {d:.2f}" if shown else "")
 
 
 def _trial_file(folder: Path | None, name: str) -> tuple[pl.DataFrame | None, str]:

@@ -259,16 +259,19 @@ def hessian_spectrum(hessian: pl.DataFrame | None, *, max_ranks: int = 20) -> di
 
 
 def landscape(surface: pl.DataFrame | None) -> dict | None:
-    """Loss on a 2D slice of weight space as a filled contour (x, y: slice coordinates)."""
+    """log10 of the loss on a 2D slice of weight space as a filled contour (x, y: slice coordinates); the
+    log shows the basin, which a linear scale flattens against the loss far from it."""
     c = columns(surface, "x", "y", "loss")
     if not finite(c, "loss"):
         return None
     xs, ys = np.unique(c["x"][np.isfinite(c["x"])]), np.unique(c["y"][np.isfinite(c["y"])])
     z = np.full((ys.size, xs.size), np.nan)
     ok = np.isfinite(c["x"]) & np.isfinite(c["y"])
-    z[np.searchsorted(ys, c["y"][ok]), np.searchsorted(xs, c["x"][ok])] = c["loss"][ok]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z[np.searchsorted(ys, c["y"][ok]), np.searchsorted(xs, c["x"][ok])] = np.log10(c["loss"][ok])
+    z[~np.isfinite(z)] = np.nan
     data = [{"type": "contour", "x": typed(xs), "y": typed(ys), "z": typed(z), "colorscale": "Viridis",
-             "colorbar": {"title": {"text": "loss"}}}]
+             "colorbar": {"title": {"text": "log10 loss"}}}]
     return {"data": data, "layout": layout("Loss landscape", x="x", y="y")}
 
 
