@@ -22,7 +22,7 @@ def run_landscape(location: str, trial_ids: list[str], spec: LandscapeSpec, *, a
     """Compute the missing chunks of every trial's landscape, then merge each; returns {trial_id: points}."""
     import ray
 
-    from workers.landscape import compute_chunk, merge, missing_chunks
+    from workers.landscape import compute_chunk, merge, merged, missing_chunks
 
     experiment = Folder(location)
     todo = [(t, c) for t in trial_ids for c in missing_chunks(experiment / f"trials/{t}", spec)]
@@ -37,7 +37,9 @@ def run_landscape(location: str, trial_ids: list[str], spec: LandscapeSpec, *, a
         finally:
             if started:
                 ray.shutdown()
-    return {t: merge(experiment / f"trials/{t}", spec).num_rows for t in trial_ids}
+    redo = {t for t, _ in todo}
+    return {t: merge(experiment / f"trials/{t}", spec).num_rows if t in redo or not merged(experiment / f"trials/{t}", spec)
+            else spec.n * spec.n for t in trial_ids}
 
 
 def main(argv=None) -> int:

@@ -129,6 +129,15 @@ def _chunk_spec(trial: Folder, name: str) -> dict | None:
         return None
 
 
+def merged(trial: Folder, spec: LandscapeSpec) -> bool:
+    """True when landscape.parquet exists and was merged with this spec."""
+    data = trial.read_bytes("landscape.parquet")
+    try:
+        return data is not None and json.loads(pq.read_schema(pa.BufferReader(data)).metadata[b"spec"]) == asdict(spec)
+    except (KeyError, ValueError, TypeError, pa.ArrowException):
+        return False
+
+
 def merge(trial: Folder, spec: LandscapeSpec) -> pa.Table:
     """Concatenate the chunks into trials/<id>/landscape.parquet; raises if a chunk is missing."""
     missing = missing_chunks(trial, spec)

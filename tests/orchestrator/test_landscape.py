@@ -69,6 +69,9 @@ def test_landscape_chunks_resume_and_the_centre_is_the_trained_loss(experiment):
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # only the missing chunk was computed
     assert pl.read_parquet(root / "trials" / cfg.trial_id / "landscape.parquet").equals(table)
     assert missing_chunks(trial, LandscapeSpec(n=5, span=0.5, samples=64, seed=4, chunk=7)) == [0, 7, 14, 21]
+    merged_at = (root / "trials" / cfg.trial_id / "landscape.parquet").stat().st_mtime_ns
+    run_landscape(str(root), [cfg.trial_id], SPEC)  # nothing to do: nothing rewritten
+    assert (root / "trials" / cfg.trial_id / "landscape.parquet").stat().st_mtime_ns == merged_at
 
 
 def test_init_weights_are_rebuilt_from_the_seed(experiment):
