@@ -131,13 +131,15 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     assert json.loads((second / "status.json").read_text())["state"] == "running", "killed too late"
     assert (tmp_path / "smoke" / ".driver.lock").exists()  # left by the killed driver: stale
     finished = {p: p.stat().st_mtime_ns for p in first.rglob("*")}
+    orphan = second / "trajectory" / ".part-000000060.parquet.tmp-99999"  # a half-written shard of a dead writer
+    orphan.write_bytes(b"PAR1 half a shard")
     resumed = _grid(tmp_path, "--resume", "--name", "smoke")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "1 already finished, 1 to run" in resumed.stdout
     assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # not re-run (its landscape is new)
     for trial in (first, second):
         _check_trial(trial, 120)
-    assert not (tmp_path / "smoke" / ".driver.lock").exists()
+    assert not orphan.exists() and not (tmp_path / "smoke" / ".driver.lock").exists()
 
 
 def test_driver_does_not_import_torch():
