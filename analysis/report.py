@@ -130,8 +130,9 @@ def parse_t_w(text: str | None) -> list[int] | None:
         return None
     values = []
     for item in text.split(","):
-        if not item.strip().isdigit():
-            raise ValueError(f"--t-w: {item.strip()!r} is not a step >= 0; give a comma-separated list "
+        item = item.strip()
+        if not (item.isascii() and item.isdigit()):  # str.isdigit alone admits '²', which int() refuses
+            raise ValueError(f"--t-w: {item!r} is not a step >= 0; give a comma-separated list "
                              f"such as 0,5000,10000")
         values.append(int(item))
     return sorted(set(values))

@@ -82,3 +82,13 @@ def write_contract_trial(folder: Path, hursts, stable_alpha: float, *, window: i
 
 def _fixed_list(a: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(a.astype(np.float32).ravel()), a.shape[1])
+
+
+def shard_columns(first: int, n: int, k: int = 4, m: int = 3) -> dict[str, np.ndarray]:
+    """Random but well-typed columns of one shard (`workers.shards.write_shard`'s input): steps
+    first..first+n-1, sketch (n, k), grad_sample (n, m); seeded by `first`."""
+    rng = np.random.default_rng(first)
+    return {"step": np.arange(first, first + n), "epoch": np.zeros(n, np.int32), "loss": rng.random(n),
+            "accuracy": rng.random(n).astype(np.float32), "lr": np.full(n, 0.1), "grad_norm": rng.random(n),
+            "step_norm": rng.random(n), "sketch": rng.random((n, k), dtype=np.float32),
+            "grad_sample": rng.random((n, m), dtype=np.float32)}

@@ -23,7 +23,7 @@ from workers.storage import Folder, is_uri
 
 COLUMNS = ["step", "loss", "step_norm", "sketch", "grad_sample"]
 TABLES = ("msd", "exponents", "levy", "fractal", "loss_fluctuations", "gradient_histogram", "contour", "msl")
-AXES = ("arch", "dataset", "loss", "batch_size", "lr", "seed")
+AXES = {"arch": str, "dataset": str, "loss": str, "batch_size": int, "lr": float, "seed": int}  # summary columns
 HIST_BINS = 61
 MOVING_VAR_WINDOW = 100  # steps: the paper's moving variance of the loss (Fig. 5f)
 
@@ -146,7 +146,7 @@ def analyse_trial(trial: Folder | Path | str, *, window: int, t_w: list[int] | N
     """Every table's rows for one trial, plus its summary row; never raises for a bad trial."""
     trial = trial if isinstance(trial, Folder) else Folder(trial)
     config, state = read_json(trial, "config.json"), read_json(trial, "status.json")
-    trial_id = config.get("trial_id") or trial.location.rsplit("/", 1)[-1]
+    trial_id = str(config.get("trial_id") or trial.location.rsplit("/", 1)[-1])  # a data value, never a path
     out = {t: [] for t in TABLES}
     losses, status = [], "ok"
     try:
@@ -198,14 +198,15 @@ def probe_summary(trial: Folder) -> dict:
 
 def summary_row(trial_id: str, config: dict, state: dict, out: dict, status: str) -> dict:
     """One row of summary.parquet: the grid axes, the trial's state and the headline numbers."""
-    cfg = config.get("config", {})
+    cfg = config.get("config") if isinstance(config.get("config"), dict) else {}  # config.json may be hand-edited
     ex, lv, fr = out["exponents"], out["levy"], out["fractal"]
     regime2 = [r["t_w"] for r in ex if r["regime"] == 2]
     first_last = lambda rows, key: (rows[0][key], rows[-1][key]) if rows else (np.nan, np.nan)
-    row = {"trial_id": trial_id, **{a: cfg.get(a) for a in AXES},
-           "shortcut": not str(cfg.get("arch", "")).endswith("-noshort"), "state": state.get("state", "unknown"),
-           "steps": state.get("steps", 0), "train_accuracy": state.get("train_accuracy", np.nan),
-           "test_accuracy": state.get("test_accuracy", np.nan), "windows": len(ex),
+    row = {"trial_id": trial_id, **{a: _typed(cfg.get(a), kind, None) for a, kind in AXES.items()},
+           "shortcut": not str(cfg.get("arch", "")).endswith("-noshort"),
+           "state": _typed(state.get("state"), str, "unknown"), "steps": _typed(state.get("steps"), int, 0),
+           "train_accuracy": _typed(state.get("train_accuracy"), float, np.nan),
+           "test_accuracy": _typed(state.get("test_accuracy"), float, np.nan), "windows": len(ex),
            "t_c": regime2[0] if regime2 else np.nan, "analysis_status": status}
     for key in ("alpha_above", "alpha_below", "alpha_single", "tau0"):
         row[f"first_{key}"], row[f"last_{key}"] = first_last(ex, key)
@@ -213,6 +214,14 @@ def summary_row(trial_id: str, config: dict, state: dict, out: dict, status: str
     row["first_d_f_long"], row["last_d_f_long"] = first_last(fr, "d_f_long")
     row["first_msl_exponent"], row["last_msl_exponent"] = first_last(fr, "msl_exponent")
     return row
+
+
+def _typed(value, kind: type, default):
+    """The value if it has the summary column's type, else `default`: a hand-edited config.json or
+    status.json must not give one trial's column another type than the others' (the merge would fail)."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)) else default
 
 
 def read_json(folder: Folder, name: str) -> dict:

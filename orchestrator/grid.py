@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from workers.datafiles import check_files
 from workers.storage import Folder, is_uri
 
 FINISHED = ("completed", "diverged")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,7 +72,11 @@ def resolve(args) -> tuple[GridSpec, list[TrialConfig], Folder]:
             check_files(dataset, root)
         except FileNotFoundError as e:
             raise GridError(f"data_root: {e}") from None
-    experiment = storage / (args.name or spec.name)
+    name = args.name or spec.name
+    if not NAME_RE.match(name):
+        raise GridError(f"--name: {name!r} is not a plain folder name; use letters, digits, '.', '_' and '-' "
+                        f"(not starting with '.'), so the experiment stays inside --storage")
+    experiment = storage / name
     if not is_uri(experiment.location):
         _check_writable(Path(experiment.location))
     _check_same_grid(experiment, spec)
@@ -89,7 +95,7 @@ def _stored_grid(experiment: Folder) -> GridSpec | None:
     try:
         text = experiment.read_bytes("grid.yaml")
         return None if text is None else parse_grid(yaml.safe_load(text))
-    except (yaml.YAMLError, GridError) as e:
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # GridError is a ValueError
         raise GridError(f"{experiment.location}/grid.yaml: unreadable stored grid ({' '.join(str(e).split())}); "
                         f"repair or remove it") from None
 
@@ -104,9 +110,10 @@ def _check_same_grid(experiment: Folder, spec: GridSpec) -> None:
 
 def trial_state(experiment: Folder, cfg: TrialConfig) -> str:
     try:
-        return json.loads(experiment.read_bytes(f"trials/{cfg.trial_id}/status.json") or b"{}").get("state", "pending")
+        status = json.loads(experiment.read_bytes(f"trials/{cfg.trial_id}/status.json") or b"{}")
     except ValueError:
         return "pending"
+    return str(status.get("state", "pending")) if isinstance(status, dict) else "pending"  # hand-edited: pending
 
 
 def print_plan(trials: list[TrialConfig], experiment: Folder, tflops: float) -> None:

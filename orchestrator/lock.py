@@ -25,10 +25,14 @@ def _alive(pid: int) -> bool:
 
 
 def _holder(path: Path) -> dict | None:
+    """The lock's {"host", "pid"}, or None when it is unreadable or malformed (then it counts as stale)."""
     try:
-        return json.loads(path.read_text())
+        holder = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) or isinstance(holder["pid"], bool):
+        return None
+    return holder
 
 
 @contextmanager

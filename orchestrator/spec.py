@@ -58,7 +58,7 @@ def load_grid(grid: str, sets: list[str] = ()) -> GridSpec:
         raise GridError(f"--grid: {grid!r} is neither a preset ({', '.join(presets)}) nor a YAML file")
     try:
         raw = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as e:
+    except (yaml.YAMLError, OSError, ValueError, RecursionError) as e:  # ValueError: bad UTF-8, a huge integer
         raise GridError(f"--grid: {path} is not readable YAML ({' '.join(str(e).split())})") from None
     return parse_grid(apply_sets(raw, sets), default_name=path.stem)
 
@@ -69,7 +69,10 @@ def apply_sets(raw, sets) -> dict:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise GridError(f"--set: {item!r} is not key=value (e.g. --set steps=500 or --set lr=[0.1,0.5])")
-        value = yaml.safe_load(text)
+        try:
+            value = yaml.safe_load(text)
+        except (yaml.YAMLError, ValueError, RecursionError) as e:
+            raise GridError(f"--set: {item!r}: the value is not readable YAML ({' '.join(str(e).split())})") from None
         section = "axes" if key in AXES else "fixed"
         if not isinstance(raw, dict):
             break
@@ -81,7 +84,7 @@ def apply_sets(raw, sets) -> dict:
 def parse_grid(raw, *, default_name: str = "grid") -> GridSpec:
     if not isinstance(raw, dict):
         raise GridError(f"grid: the YAML top level is {type(raw).__name__}; expected a mapping with {list(SECTIONS)}")
-    unknown = sorted(set(raw) - set(SECTIONS))
+    unknown = sorted(set(raw) - set(SECTIONS), key=repr)  # YAML keys may mix types
     if unknown:
         raise GridError(f"grid: unknown section(s) {unknown}; allowed: {list(SECTIONS)}")
     axes = _axes(raw.get("axes"), "axes")
@@ -89,6 +92,8 @@ def parse_grid(raw, *, default_name: str = "grid") -> GridSpec:
     if not isinstance(fixed, dict):
         raise GridError(f"fixed: {fixed!r} is not a mapping of TrialConfig fields")
     _check_keys(fixed, FIELDS - set(AXES), "fixed")
+    if not isinstance(raw.get("overrides") or [], list):
+        raise GridError("overrides: expected a list of {match: {axis: values}, axes: {...}, fixed: {...}}")
     overrides = [_override(o, i) for i, o in enumerate(raw.get("overrides") or [])]
     exclude = raw.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(e, dict) for e in exclude):
@@ -134,6 +139,10 @@ def _axes(axes, where: str) -> dict:
         values = values if isinstance(values, list) else [values]
         if not values:
             raise GridError(f"{where}.{key}: empty list; the grid would have no trials")
+        nested = [v for v in values if not isinstance(v, (str, int, float, bool, type(None)))]
+        if nested:
+            raise GridError(f"{where}.{key}: {nested[0]!r} is not a single value; list plain values, "
+                            f"e.g. {key}: [a, b]")
         out[key] = values
     return out
 
@@ -143,13 +152,15 @@ def _override(o, i: int) -> dict:
         raise GridError(f"overrides[{i}]: expected {{match: {{axis: values}}, axes: {{...}}, fixed: {{...}}}}")
     _check_keys(o, {"match", "axes", "fixed"}, f"overrides[{i}]")
     _check_keys(o["match"], set(AXES), f"overrides[{i}].match")
+    if not isinstance(o.get("fixed") or {}, dict):
+        raise GridError(f"overrides[{i}].fixed: {o['fixed']!r} is not a mapping of TrialConfig fields")
     _check_keys(o.get("fixed") or {}, FIELDS - set(AXES), f"overrides[{i}].fixed")
     return {"match": o["match"], "axes": _axes(o["axes"], f"overrides[{i}].axes") if o.get("axes") else {},
             "fixed": o.get("fixed") or {}}
 
 
 def _check_keys(d: dict, allowed: set, where: str) -> None:
-    bad = sorted(set(d) - allowed)
+    bad = sorted(set(d) - allowed, key=repr)  # YAML keys may mix types
     if bad:
         raise GridError(f"{where}: unknown field(s) {bad}; allowed: {sorted(allowed)}")
 
@@ -157,7 +168,7 @@ def _check_keys(d: dict, allowed: set, where: str) -> None:
 def _matches(values: dict, match: dict) -> bool:
     """True when every key of `match` holds; `arch` matches the full name (resnet110-noshort) or the
     depth alone (resnet110), and `shortcut` matches whether it is an axis or spelled in the arch name."""
-    arch = values.get("arch", "resnet14")
+    arch = str(values.get("arch", "resnet14"))  # a bad arch is reported by TrialConfig
     short = values.get("shortcut", not arch.endswith("-noshort"))
     base = arch.removesuffix("-noshort")
     view = {**values, "shortcut": short, "arch": base if short else f"{base}-noshort"}
@@ -205,11 +216,17 @@ def _trial(values: dict, fixed: dict, data_root_base: Path | None) -> TrialConfi
         short = values.pop("shortcut")
         if not isinstance(short, bool):
             raise GridError(f"axes.shortcut: {short!r} is not allowed; use true or false")
-        values["arch"] = values.get("arch", "resnet14").removesuffix("-noshort") + ("" if short else "-noshort")
+        arch = values.get("arch", "resnet14")
+        if not isinstance(arch, str):
+            raise GridError(f"arch: {arch!r} is a {type(arch).__name__}; expected str")
+        values["arch"] = arch.removesuffix("-noshort") + ("" if short else "-noshort")
     settings = {**fixed, **values}
     if settings.get("data_root"):
         base = data_root_base or Path.cwd()
-        settings["data_root"] = str((base / os.path.expanduser(str(settings["data_root"]))).resolve())
+        try:
+            settings["data_root"] = str((base / os.path.expanduser(str(settings["data_root"]))).resolve())
+        except (ValueError, OSError) as e:  # a NUL byte, a symlink loop
+            raise GridError(f"data_root: {settings['data_root']!r} is not a usable path ({e})") from None
     try:
         return TrialConfig(**settings)
     except ValueError as e:

@@ -115,6 +115,9 @@ class TrialConfig:
 def _check_types(cfg: TrialConfig) -> None:
     for f in fields(cfg):
         value, kind = getattr(cfg, f.name), type(f.default)
+        if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+            raise ValueError(f"{f.name}: an integer of {value.bit_length()} bits is out of range; use a value "
+                             f"that fits in 64 bits")
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(cfg, f.name, float(value))
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -146,7 +149,7 @@ class LandscapeSpec:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < (2 if name == "n" else 1):
                 raise ValueError(f"landscape.{name}: {getattr(self, name)!r} must be an integer >= "
                                  f"{2 if name == 'n' else 1}")
-        if not (isinstance(self.span, (int, float)) and math.isfinite(self.span) and self.span > 0):
+        if not (isinstance(self.span, (int, float)) and 0 < self.span < 1e308):  # NaN, inf, huge ints: no
             raise ValueError(f"landscape.span: {self.span!r} must be a finite number > 0")
         if self.at not in LANDSCAPE_AT:
             raise ValueError(f"landscape.at: {self.at!r} is not allowed; use one of {', '.join(LANDSCAPE_AT)}")

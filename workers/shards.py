@@ -91,20 +91,38 @@ def read_shard(path: Path, columns: list[str] | None = None) -> pa.Table:
     if not m:
         raise ValueError(f"{path}: not a shard name; expected part-<9-digit first step>.parquet")
     try:
-        meta = pq.read_schema(path).metadata or {}
-        version = meta.get(b"schema_version", b"").decode()
+        schema = pq.read_schema(path)
+        version = (schema.metadata or {}).get(b"schema_version", b"").decode(errors="replace")
         if version != SCHEMA_VERSION:
             raise ValueError(f"{path}: schema_version {version!r}; this reader understands "
                              f"{SCHEMA_VERSION!r}: upgrade the package to read newer shards")
+        problem = schema_problem(schema)
+        if problem:
+            raise ValueError(f"{path}: {problem}; not a trajectory shard of contract v1 (DESIGN.md)")
         cols = None if columns is None else sorted(set(columns) | {"step"})
         table = pq.read_table(path, columns=cols)
-    except (pa.ArrowException, OSError) as e:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as e:  # a corrupt footer can hold non-UTF-8 names
         raise ValueError(f"{path}: unreadable shard ({e}); the file is truncated or corrupt") from None
     steps = table.column("step").to_numpy()
     first = int(m.group(1))
     if len(steps) == 0 or not np.array_equal(steps, np.arange(first, first + len(steps))):
         raise ValueError(f"{path}: steps are not contiguous from {first}; the shard is corrupt")
     return table
+
+
+def schema_problem(schema: pa.Schema) -> str | None:
+    """What breaks contract v1 in a shard's schema (a column missing, repeated or of another type), or None.
+    Extra columns are allowed."""
+    for name in (*SCALARS, "sketch", "grad_sample"):
+        found = [f.type for f in schema if f.name == name]
+        if len(found) != 1:
+            return f"column {name!r} is missing" if not found else f"column {name!r} appears {len(found)} times"
+        kind = found[0]
+        if name in SCALARS and kind != SCALARS[name]:
+            return f"column {name!r} is {kind}, expected {SCALARS[name]}"
+        if name not in SCALARS and not (pa.types.is_fixed_size_list(kind) and kind.value_type == pa.float32()):
+            return f"column {name!r} is {kind}, expected fixed_size_list<float32>"
+    return None
 
 
 def shard_metadata(path: Path) -> dict[str, str]:

@@ -124,7 +124,12 @@ class Trial:
             self.mirror.get(rel, self.dir / rel)  # a new node continues where the remote copy stands
         cfg_path, status_path = self.dir / "config.json", self.dir / "status.json"
         if cfg_path.exists():
-            old, new = json.loads(cfg_path.read_text())["config"], self.cfg.to_dict()
+            try:
+                old, new = json.loads(cfg_path.read_text())["config"], self.cfg.to_dict()
+                old.keys()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise ValueError(f"{cfg_path}: unreadable (not the JSON this package writes); restore it, or "
+                                 f"remove the trial folder to start the trial afresh") from None
             diff = sorted(k for k in old.keys() | new.keys()
                           if old.get(k, DEFAULTS.get(k)) != new.get(k) and k not in PLACEMENT_FIELDS)
             if diff:

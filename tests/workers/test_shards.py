@@ -3,22 +3,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from analysis.synthetic import shard_columns
 from workers.shards import list_shards, read_shard, read_trajectory, shard_metadata, write_shard
 
 META = {"schema_version": "1", "trial_id": "t", "num_params": 10, "sketch_kind": "countsketch",
         "sketch_dim": 4, "sketch_seed": 0, "grad_sample_seed": 0}
 
 
-def _columns(first: int, n: int, k: int = 4, m: int = 3) -> dict:
-    rng = np.random.default_rng(first)
-    return {"step": np.arange(first, first + n), "epoch": np.zeros(n, np.int32), "loss": rng.random(n),
-            "accuracy": rng.random(n).astype(np.float32), "lr": np.full(n, 0.1), "grad_norm": rng.random(n),
-            "step_norm": rng.random(n), "sketch": rng.random((n, k), dtype=np.float32),
-            "grad_sample": rng.random((n, m), dtype=np.float32)}
-
-
 def test_round_trip_schema_and_metadata(tmp_path):
-    cols = [_columns(0, 5), _columns(5, 3)]
+    cols = [shard_columns(0, 5), shard_columns(5, 3)]
     for c in cols:
         write_shard(tmp_path, c, META)
     assert [p.name for _, p in list_shards(tmp_path)] == ["part-000000000.parquet", "part-000000005.parquet"]
@@ -34,16 +27,16 @@ def test_round_trip_schema_and_metadata(tmp_path):
 
 
 def test_reader_refuses_newer_schema_truncation_gaps_and_misnamed_files(tmp_path):
-    write_shard(tmp_path, _columns(0, 4), {**META, "schema_version": "2"})
+    write_shard(tmp_path, shard_columns(0, 4), {**META, "schema_version": "2"})
     with pytest.raises(ValueError, match="schema_version '2'.*upgrade"):
         read_shard(tmp_path / "part-000000000.parquet")
-    path = write_shard(tmp_path, _columns(0, 4), META)
+    path = write_shard(tmp_path, shard_columns(0, 4), META)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         read_shard(path)
-    write_shard(tmp_path, _columns(0, 4), META)
-    write_shard(tmp_path, _columns(6, 4), META)
+    write_shard(tmp_path, shard_columns(0, 4), META)
+    write_shard(tmp_path, shard_columns(6, 4), META)
     with pytest.raises(ValueError, match="part-000000006.parquet: starts at step 6, expected 4"):
         read_trajectory(tmp_path)
     (tmp_path / "part-000000006.parquet").rename(tmp_path / "part-000000004.parquet")
@@ -54,6 +47,6 @@ def test_reader_refuses_newer_schema_truncation_gaps_and_misnamed_files(tmp_path
 
 
 def test_reader_requires_the_trajectory_to_start_at_step_0(tmp_path):
-    write_shard(tmp_path, _columns(10, 4), META)
+    write_shard(tmp_path, shard_columns(10, 4), META)
     with pytest.raises(ValueError, match="starts at step 10, not 0"):
         read_trajectory(tmp_path)
