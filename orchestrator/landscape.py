@@ -60,7 +60,10 @@ def main(argv=None) -> int:
         return 2
     for trial_id in a.trial:
         need = "config.json" if spec.at == "init" else "checkpoint/state.pt"
-        if trial_id.startswith(".") or "/" in trial_id or not experiment.exists(f"trials/{trial_id}/{need}"):
+        if trial_id.startswith(".") or "/" in trial_id or "\\" in trial_id:
+            print(f"error: --trial: {trial_id!r} is not a trial id (a folder name under trials/)", file=sys.stderr)
+            return 2
+        if not experiment.exists(f"trials/{trial_id}/{need}"):
             print(f"error: --trial: {experiment.location}/trials/{trial_id}/{need} does not exist; "
                   f"name a trained trial (or use --at init)", file=sys.stderr)
             return 2

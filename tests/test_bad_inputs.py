@@ -359,7 +359,7 @@ CASES = [
     Case("landscape --at middle", landscape_experiment("--trial", "t", "--at", "middle"), "landscape",
          "landscape.at: 'middle' is not allowed"),
     Case("landscape --trial outside the experiment", landscape_experiment("--trial", "../x"), "landscape",
-         "--trial: {tmp}/exp/trials/../x/checkpoint/state.pt does not exist; name a trained trial"),
+         "--trial: '../x' is not a trial id (a folder name under trials/)"),
     Case("landscape --trial not trained", landscape_experiment("--trial", "t"), "landscape",
          "--trial: {tmp}/exp/trials/t/checkpoint/state.pt does not exist"),
 ]

@@ -151,4 +151,4 @@ def test_landscape_refuses_trial_ids_that_leave_the_experiment(tmp_path, capsys,
     (tmp_path / "x" / "checkpoint" / "state.pt").write_bytes(b"")  # a target that exists outside
     before = _files(tmp_path)
     assert main(["--experiment", str(tmp_path / "exp"), "--trial", trial]) == 2
-    assert "--trial: " in capsys.readouterr().err and _files(tmp_path) == before
+    assert "is not a trial id" in capsys.readouterr().err and _files(tmp_path) == before
