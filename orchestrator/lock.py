@@ -39,22 +39,25 @@ def _holder(path: Path) -> dict | None:
 def driver_lock(experiment: Path):
     """Hold <experiment>/.driver.lock while the block runs; refuse if a live driver holds it."""
     path, me = experiment / LOCK, {"host": socket.gethostname(), "pid": os.getpid()}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            holder = _holder(path)
-            if holder and (holder.get("host") != me["host"] or _alive(int(holder.get("pid", 0)))):
-                raise LockedError(f"experiment {experiment} is in use by the driver {holder.get('host')}:"
-                                  f"{holder.get('pid')}; wait for it to finish, or remove {path} if that "
-                                  f"driver is gone") from None
-            path.unlink(missing_ok=True)  # stale: its driver on this host is dead (or the file is empty)
-    else:
-        raise LockedError(f"experiment {experiment}: could not take {path}; retry")
+    mine = path.with_name(f"{LOCK}.{me['pid']}.tmp")
+    mine.write_text(json.dumps(me))
     try:
-        os.write(fd, json.dumps(me).encode())
-        os.close(fd)
+        for _ in range(2):
+            try:
+                os.link(mine, path)  # atomic: the lock appears with its holder written, or not at all
+                break
+            except FileExistsError:
+                holder = _holder(path)
+                if holder and (holder.get("host") != me["host"] or _alive(int(holder.get("pid", 0)))):
+                    raise LockedError(f"experiment {experiment} is in use by the driver {holder.get('host')}:"
+                                      f"{holder.get('pid')}; wait for it to finish, or remove {path} if that "
+                                      f"driver is gone") from None
+                path.unlink(missing_ok=True)  # stale: its driver on this host is dead (or the file is malformed)
+        else:
+            raise LockedError(f"experiment {experiment}: could not take {path}; retry")
+    finally:
+        mine.unlink(missing_ok=True)
+    try:
         yield
     finally:
         if (_holder(path) or {}).get("pid") == me["pid"]:
