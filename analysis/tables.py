@@ -81,10 +81,12 @@ def merge_parts(experiment: Folder, trial_ids: list[str], out_dir: Path) -> dict
             pq.write_table(pa.table({}), paths[table])
             continue
         schema = pa.unify_schemas(schemas, promote_options="permissive")
-        with pq.ParquetWriter(paths[table], schema, compression="zstd") as writer:
+        tmp = paths[table].with_name(f".{table}.parquet.tmp")
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:  # a crash leaves the old table whole
             for data in _part_bytes(experiment, trial_ids, table):
                 part = pq.read_table(pa.BufferReader(data))
                 writer.write_table(_conform(part, schema))
+        tmp.replace(paths[table])
     return paths
 
 

@@ -179,6 +179,13 @@ def probe_summary(trial: Folder) -> dict:
     from analysis.landscape import box_counting_dimension
 
     row = {"first_hessian_top": np.nan, "last_hessian_top": np.nan, "landscape_box_dim": np.nan}
+    try:
+        return _probe_summary(trial, row, pa, pq, box_counting_dimension)
+    except (ValueError, KeyError, OSError, pa.ArrowException):  # a damaged probe file: no headline, no crash
+        return row
+
+
+def _probe_summary(trial: Folder, row: dict, pa, pq, box_counting_dimension) -> dict:
     data = trial.read_bytes("hessian.parquet")
     if data:
         h = pq.read_table(pa.BufferReader(data)).to_pydict()

@@ -175,8 +175,12 @@ def landscape_stage(args, spec: GridSpec, completed: list[TrialConfig], experime
 
     print(f"2D loss landscape, {landscape.n} x {landscape.n} points at the {landscape.at} weights, of "
           f"{len(chosen)} trials")
-    run_landscape(experiment.location, [t.trial_id for t in chosen], landscape, address=args.address,
-                  gpus_per_task=args.gpus_per_trial)
+    try:
+        run_landscape(experiment.location, [t.trial_id for t in chosen], landscape, address=args.address,
+                      gpus_per_task=args.gpus_per_trial)
+    except Exception as e:  # noqa: BLE001  (the trials are done: report the landscape's failure, analyse anyway)
+        print(f"landscape failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); rerun it with "
+              f"python -m orchestrator.landscape; its finished chunks are kept", file=sys.stderr)
 
 
 def report(args, spec: GridSpec, trials: list[TrialConfig], experiment: Folder, elapsed: float) -> int:

@@ -149,6 +149,8 @@ class LandscapeSpec:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < (2 if name == "n" else 1):
                 raise ValueError(f"landscape.{name}: {getattr(self, name)!r} must be an integer >= "
                                  f"{2 if name == 'n' else 1}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise ValueError(f"landscape.seed: {self.seed!r} must be an integer in [0, 2**63)")
         if not (isinstance(self.span, (int, float)) and 0 < self.span < 1e308):  # NaN, inf, huge ints: no
             raise ValueError(f"landscape.span: {self.span!r} must be a finite number > 0")
         if self.at not in LANDSCAPE_AT:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 
 def hvp_operator(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> LinearOperator:
@@ -31,10 +31,13 @@ def hvp_operator(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: torch.Tens
 
 
 def hessian_eigenvalues(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, *, k: int = 20,
-                        smallest: bool = False, tol: float = 1e-6, seed: int = 0) -> dict[str, np.ndarray]:
+                        smallest: bool = False, tol: float = 1e-4, seed: int = 0,
+                        maxiter: int = 2000) -> dict[str, np.ndarray]:
     """Top-k Hessian eigenvalues (descending) of the batch loss; with `smallest`, also the smallest one.
 
-    Returns {"top": shape (k,), "smallest": shape (1,) or (0,)}. The model's mode is kept (a training-mode
+    Returns {"top": shape (k,), "smallest": shape (1,) or (0,)}. `tol` is Lanczos' relative accuracy (the
+    products run in the model's precision, so float32 models cannot support much below 1e-5); after
+    `maxiter` restarts the converged eigenvalues are kept and the others are NaN. The model's mode is kept (a training-mode
     BatchNorm normalises with the probe batch's statistics, as in training); its buffers are restored.
     """
     buffers = {name: b.clone() for name, b in model.named_buffers()}
@@ -42,18 +45,25 @@ def hessian_eigenvalues(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: tor
         op = hvp_operator(model, loss_fn, x, y)
         k = min(k, op.shape[0] - 1)
         v0 = np.random.default_rng(seed).standard_normal(op.shape[0])
-        top = np.sort(eigsh(op, k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False))[::-1]
+        top = -np.sort(-_eigsh(op, k, tol=tol, v0=v0, maxiter=maxiter))  # descending, unconverged (NaN) last
         low = np.empty(0)
         if smallest:
             shift = float(top[0])
             shifted = LinearOperator(op.shape, matvec=lambda v: shift * v - op.matvec(v), dtype=np.float64)
-            mu = eigsh(shifted, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
-            low = np.array([shift - float(mu[0])])
+            low = shift - _eigsh(shifted, 1, tol=tol, v0=v0, maxiter=maxiter)
     finally:
         with torch.no_grad():
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
     return {"top": top, "smallest": low}
+
+
+def _eigsh(op: LinearOperator, k: int, *, tol: float, v0: np.ndarray, maxiter: int) -> np.ndarray:
+    """The k largest eigenvalues; those not converged after maxiter are NaN (never an exception)."""
+    try:
+        return eigsh(op, k=k, which="LA", tol=tol, v0=v0, maxiter=maxiter, return_eigenvectors=False)
+    except ArpackNoConvergence as e:
+        return np.r_[np.asarray(e.eigenvalues, dtype=np.float64), np.full(k - len(e.eigenvalues), np.nan)]
 
 
 def probe_rows(step: int, eigenvalues: dict[str, np.ndarray]) -> list[dict]:

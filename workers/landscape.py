@@ -111,31 +111,39 @@ def compute_chunk(location: str, trial_id: str, spec: LandscapeSpec, first: int,
     return len(points)
 
 
+def weights_step(trial: Folder, spec: LandscapeSpec) -> str:
+    """The step of the weights the landscape is taken around: 0 for `init`, else the trial's current step
+    (status.json; its last checkpoint), so chunks of a trial trained further are not reused."""
+    if spec.at == "init":
+        return "0"
+    try:
+        return str(json.loads(trial.read_bytes("status.json") or b"{}").get("steps"))
+    except (ValueError, AttributeError):
+        return "None"
+
+
 def missing_chunks(trial: Folder, spec: LandscapeSpec) -> list[int]:
-    """First points of the chunks not yet stored with this spec (a different spec starts afresh)."""
-    done = set()
+    """First points of the chunks not yet stored with this spec around these weights (else: afresh)."""
+    want, done = (asdict(spec), weights_step(trial, spec)), set()
     for name in trial.listdir("landscape"):
         m = CHUNK_RE.match(name)
-        if m and _chunk_spec(trial, name) == asdict(spec):
+        if m and _identity(trial.read_bytes(f"landscape/{name}")) == want:
             done.add(int(m.group(1)))
     return [c for c in spec.chunks() if c not in done]
 
 
-def _chunk_spec(trial: Folder, name: str) -> dict | None:
-    data = trial.read_bytes(f"landscape/{name}")
+def _identity(data: bytes | None) -> tuple[dict, str] | None:
+    """(spec, weights step) stored in a chunk's or a merged landscape's metadata."""
     try:
-        return json.loads(pq.read_schema(pa.BufferReader(data)).metadata[b"spec"])
+        meta = pq.read_schema(pa.BufferReader(data)).metadata
+        return json.loads(meta[b"spec"]), meta[b"step"].decode()
     except (TypeError, KeyError, ValueError, pa.ArrowException):
         return None
 
 
 def merged(trial: Folder, spec: LandscapeSpec) -> bool:
-    """True when landscape.parquet exists and was merged with this spec."""
-    data = trial.read_bytes("landscape.parquet")
-    try:
-        return data is not None and json.loads(pq.read_schema(pa.BufferReader(data)).metadata[b"spec"]) == asdict(spec)
-    except (KeyError, ValueError, TypeError, pa.ArrowException):
-        return False
+    """True when landscape.parquet exists and was merged with this spec around these weights."""
+    return _identity(trial.read_bytes("landscape.parquet")) == (asdict(spec), weights_step(trial, spec))
 
 
 def merge(trial: Folder, spec: LandscapeSpec) -> pa.Table:

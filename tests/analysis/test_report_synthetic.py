@@ -100,6 +100,15 @@ def test_corrupt_and_missing_trials_are_reported_and_the_rest_analysed(analysed,
     assert main(["--experiment", str(exp), "--window", str(T), "--no-dashboard"]) == 1  # nothing analysable
 
 
+def test_a_damaged_probe_file_costs_its_headline_only(experiment, tmp_path):
+    shutil.copytree(experiment / "trials" / "fast", tmp_path / "fast")
+    (tmp_path / "fast" / "hessian.parquet").write_bytes(b"PAR1 not a table")
+    (tmp_path / "fast" / "landscape.parquet").write_bytes(b"")
+    summary = analyse_trial(tmp_path / "fast", window=T)["summary"][0]
+    assert summary["analysis_status"] == "ok" and summary["windows"] == 2
+    assert np.isnan(summary["first_hessian_top"]) and np.isnan(summary["landscape_box_dim"])
+
+
 def test_an_object_store_experiment_is_analysed_in_place(analysed, tmp_path):
     exp = tmp_path / "bucket"
     shutil.copytree(analysed / "trials", exp / "trials")

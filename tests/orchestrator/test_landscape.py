@@ -1,6 +1,7 @@
 """The 2D loss landscape: filter-normalised directions, the grid's centre against an independent
 evaluation, resumable chunks through real Ray tasks, and its settings in a grid YAML."""
 import io
+import json
 
 import numpy as np
 import polars as pl
@@ -11,7 +12,7 @@ from orchestrator.landscape import main, run_landscape
 from orchestrator.spec import GridError, expand, parse_grid
 from workers.config import LandscapeSpec, TrialConfig
 from workers.data import load_dataset
-from workers.landscape import LandscapeProbe, filter_normalised_direction, missing_chunks
+from workers.landscape import LandscapeProbe, filter_normalised_direction, merged, missing_chunks
 from workers.losses import make_loss
 from workers.models import build_model
 from workers.storage import Folder
@@ -69,6 +70,11 @@ def test_landscape_chunks_resume_and_the_centre_is_the_trained_loss(experiment):
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # only the missing chunk was computed
     assert pl.read_parquet(root / "trials" / cfg.trial_id / "landscape.parquet").equals(table)
     assert missing_chunks(trial, LandscapeSpec(n=5, span=0.5, samples=64, seed=4, chunk=7)) == [0, 7, 14, 21]
+    status = root / "trials" / cfg.trial_id / "status.json"
+    saved = status.read_text()
+    status.write_text(json.dumps({**json.loads(saved), "steps": 40}))  # as if the trial trained further
+    assert missing_chunks(trial, SPEC) == [0, 7, 14, 21] and not merged(trial, SPEC)
+    status.write_text(saved)
     merged_at = (root / "trials" / cfg.trial_id / "landscape.parquet").stat().st_mtime_ns
     run_landscape(str(root), [cfg.trial_id], SPEC)  # nothing to do: nothing rewritten
     assert (root / "trials" / cfg.trial_id / "landscape.parquet").stat().st_mtime_ns == merged_at
@@ -87,7 +93,9 @@ def test_cli_refuses_bad_settings_and_unknown_trials(experiment, capsys):
     assert main(["--experiment", str(root), "--trial", cfg.trial_id, "--n", "1"]) == 2
     assert "landscape.n: 1 must be an integer >= 2" in capsys.readouterr().err
     assert main(["--experiment", str(root), "--trial", "../escape"]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "'../escape' is not a trial id" in capsys.readouterr().err
+    assert main(["--experiment", str(root), "--trial", "never-trained"]) == 2
+    assert "never-trained/checkpoint/state.pt does not exist" in capsys.readouterr().err
 
 
 def test_a_grid_yaml_chooses_trials_and_settings():
@@ -99,6 +107,8 @@ def test_a_grid_yaml_chooses_trials_and_settings():
     assert settings == LandscapeSpec(n=11, samples=100)
     with pytest.raises(GridError, match="landscape: unknown field"):
         parse_grid({**raw, "landscape": {"size": 3}})
+    with pytest.raises(GridError, match=r"landscape.seed: 0.5 must be an integer in \[0, 2\*\*63\)"):
+        parse_grid({**raw, "landscape": {"seed": 0.5}})
     with pytest.raises(GridError, match="landscape.at: 'middle' is not allowed"):
         parse_grid({**raw, "landscape": {"at": "middle"}})
     assert parse_grid({"axes": raw["axes"]}).landscape_trials(expand(spec)) == ([], None)

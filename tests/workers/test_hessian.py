@@ -51,6 +51,15 @@ def test_top_and_smallest_eigenvalues_match_the_dense_hessian(batch):
     assert exact[0] < 0  # the smallest is a genuine negative-curvature direction here, not a copy of 0
 
 
+def test_lanczos_that_does_not_converge_gives_nan_not_an_exception(batch):
+    model = tiny_net()
+    x, y = batch
+    eig = hessian_eigenvalues(model, F.cross_entropy, x, y, k=8, tol=1e-14, maxiter=1)
+    assert eig["top"].shape == (8,) and np.isnan(eig["top"]).any()
+    finite = eig["top"][np.isfinite(eig["top"])]
+    assert np.all(np.diff(finite) <= 0) and np.isnan(eig["top"][-1])  # converged ones first, descending
+
+
 def test_batchnorm_statistics_are_left_as_they_were(batch):
     model = tiny_net(with_bn=True).train()
     x, y = batch
