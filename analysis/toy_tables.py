@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import platform
-import socket
-import subprocess
 from pathlib import Path
 
 import polars as pl
+
+from workers.provenance import machine
 
 __all__ = ["TABLES", "write_tables", "read_tables", "phase_table", "provenance"]
 
@@ -109,15 +109,9 @@ def read_tables(out: Path) -> dict[str, pl.DataFrame | None]:
 
 
 def provenance() -> dict:
-    """Code version (git describe), Python and package versions, host and processor."""
+    """Code version, host, Python and package versions, processor."""
     import numpy, plotly, pyarrow, ray, scipy  # noqa: E401  (versions only)
 
-    try:
-        code = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        code = ""
-    return {"code_version": code or "unknown", "python": platform.python_version(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "polars": pl.__version__, "pyarrow": pyarrow.__version__,
-            "plotly": plotly.__version__, "ray": ray.__version__, "host": socket.gethostname(),
+    return {**machine(), "numpy": numpy.__version__, "scipy": scipy.__version__, "polars": pl.__version__,
+            "pyarrow": pyarrow.__version__, "plotly": plotly.__version__, "ray": ray.__version__,
             "processor": platform.processor() or platform.machine()}

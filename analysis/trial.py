@@ -12,10 +12,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis.exponents import fit_exponents, log_derivative
 from analysis.fluctuations import loss_fluctuations
 from analysis.fractal import contour_scaling, mean_squared_loss, pairwise_sq_distances
+from analysis.landscape import box_counting_dimension
 from analysis.levy import fit_stable, stable_logpdf
 from analysis.msd import time_averaged_msd
 from workers.shards import SHARD_RE, column_to_numpy, read_shard
@@ -172,35 +175,28 @@ def analyse_trial(trial: Folder | Path | str, *, window: int, t_w: list[int] | N
 
 def probe_summary(trial: Folder) -> dict:
     """Headline numbers of the trial's optional probes: the Hessian's top eigenvalue at the first and
-    last probe (Fig. 7), and the box-counting dimension of its 2D loss landscape (Fig. 1)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from analysis.landscape import box_counting_dimension
-
+    last probe (Fig. 7), and the box-counting dimension of its 2D loss landscape (Fig. 1). A missing or
+    damaged probe file leaves its numbers NaN."""
     row = {"first_hessian_top": np.nan, "last_hessian_top": np.nan, "landscape_box_dim": np.nan}
-    try:
-        return _probe_summary(trial, row, pa, pq, box_counting_dimension)
-    except (ValueError, KeyError, OSError, pa.ArrowException):  # a damaged probe file: no headline, no crash
-        return row
-
-
-def _probe_summary(trial: Folder, row: dict, pa, pq, box_counting_dimension) -> dict:
-    data = trial.read_bytes("hessian.parquet")
-    if data:
-        h = pq.read_table(pa.BufferReader(data)).to_pydict()
-        tops = sorted((s, v) for s, r, v in zip(h["step"], h["rank"], h["eigenvalue"]) if r == 1)
-        if tops:
-            row["first_hessian_top"], row["last_hessian_top"] = tops[0][1], tops[-1][1]
-    data = trial.read_bytes("landscape.parquet")
-    if data:
-        loss = np.asarray(pq.read_table(pa.BufferReader(data), columns=["loss"]).column(0))
-        n = int(round(np.sqrt(loss.size)))
+    for name, read in (("hessian.parquet", _hessian_tops), ("landscape.parquet", _landscape_dim)):
+        data = trial.read_bytes(name)
         try:
-            row["landscape_box_dim"] = box_counting_dimension(loss.reshape(n, n))  # rows: y, columns: x
-        except ValueError:  # too few points for two box sizes
+            row.update(read(pq.read_table(pa.BufferReader(data))) if data else {})
+        except (ValueError, KeyError, pa.ArrowException):  # damaged, or too few points for two box sizes
             pass
     return row
+
+
+def _hessian_tops(table: pa.Table) -> dict:
+    h = table.to_pydict()
+    tops = sorted((s, v) for s, r, v in zip(h["step"], h["rank"], h["eigenvalue"]) if r == 1)
+    return {"first_hessian_top": tops[0][1], "last_hessian_top": tops[-1][1]} if tops else {}
+
+
+def _landscape_dim(table: pa.Table) -> dict:
+    loss = np.asarray(table.column("loss"))
+    n = int(round(np.sqrt(loss.size)))
+    return {"landscape_box_dim": box_counting_dimension(loss.reshape(n, n))}  # rows: y, columns: x
 
 
 def summary_row(trial_id: str, config: dict, state: dict, out: dict, status: str) -> dict:

@@ -12,8 +12,6 @@ import dataclasses
 import io
 import json
 import platform
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from workers.datafiles import steps_per_epoch
 from workers.losses import make_loss
 from workers.hessian import hessian_eigenvalues, probe_rows
 from workers.models import build_model, num_params
+from workers.provenance import machine
 from workers.recorder import TrajectoryRecorder
 from workers.shards import SCHEMA_VERSION, SHARD_RE, atomic_write, list_shards, write_json
 from workers.storage import Folder
@@ -60,14 +59,8 @@ def resolve_device(name: str) -> torch.device:
 def provenance(device: torch.device) -> dict:
     import pyarrow, scipy  # noqa: E401  (versions only)
 
-    try:
-        code = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        code = ""
-    return {"code_version": code or "unknown", "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pyarrow": pyarrow.__version__, "scipy": scipy.__version__,
-            "host": socket.gethostname(), "device": str(device),
+    return {**machine(), "torch": torch.__version__, "numpy": np.__version__, "pyarrow": pyarrow.__version__,
+            "scipy": scipy.__version__, "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
             "torch_threads": torch.get_num_threads()}
 
