@@ -16,8 +16,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from analysis.compare import comparison_tables
-from analysis.tables import PARTS, manifest, merge_parts, read_part, up_to_date, write_parts
+from analysis.tables import manifest, merge_parts, up_to_date, write_parts
 from analysis.trial import analyse_trial
 from workers.storage import Folder, is_uri
 
@@ -72,9 +74,7 @@ def report(location: str | Path, *, window: int, t_w: list[int] | None = None, f
             result.dashboard = _dashboard(experiment, ids, Path(local))
         if is_uri(experiment.location):
             _upload(Path(tmp), experiment)
-    for i in ids:
-        part = read_part(experiment, i, "summary")
-        result.summary += part.to_pylist() if part is not None else []
+        result.summary = pq.read_table(Path(local) / "analysis" / "summary.parquet").to_pylist()
     return result
 
 

@@ -62,11 +62,6 @@ def write_parts(experiment: Folder, trial_id: str, out: dict[str, list], done: d
     experiment.write_bytes(f"{folder}/manifest.json", json.dumps(done, indent=1).encode())
 
 
-def read_part(experiment: Folder, trial_id: str, table: str) -> pa.Table | None:
-    data = experiment.read_bytes(f"{PARTS}/{trial_id}/{table}.parquet")
-    return None if data is None else pq.read_table(pa.BufferReader(data))
-
-
 def merge_parts(experiment: Folder, trial_ids: list[str], out_dir: Path) -> dict[str, Path]:
     """Stream the parts of these trials into out_dir/<table>.parquet (and summary.csv); returns the paths.
 
@@ -76,7 +71,7 @@ def merge_parts(experiment: Folder, trial_ids: list[str], out_dir: Path) -> dict
     paths = {}
     for table in (*TABLES, "summary"):
         paths[table] = out_dir / f"{table}.parquet"
-        schemas = [pq.read_schema(pa.BufferReader(d)) for d in _part_bytes(experiment, trial_ids, table)]
+        schemas = list(_part_schemas(experiment, trial_ids, table))
         if not schemas:
             pq.write_table(pa.table({}), paths[table])
             continue
@@ -88,6 +83,16 @@ def merge_parts(experiment: Folder, trial_ids: list[str], out_dir: Path) -> dict
                 writer.write_table(_conform(part, schema))
         tmp.replace(paths[table])
     return paths
+
+
+def _part_schemas(experiment: Folder, trial_ids: list[str], table: str):
+    """Each existing part's schema, read from its footer only (no whole-file download)."""
+    for trial_id in trial_ids:
+        try:
+            with experiment.fs.open_input_file(experiment._path(f"{PARTS}/{trial_id}/{table}.parquet")) as f:
+                yield pq.read_schema(f)
+        except FileNotFoundError:
+            continue
 
 
 def _part_bytes(experiment: Folder, trial_ids: list[str], table: str):
